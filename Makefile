@@ -1,0 +1,41 @@
+# taskfarm - the commands a user types. CMake does the building; this file
+# only names the steps. Quick start: `make deps demo`, then `make test`.
+
+BUILD   ?= build
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+# CI (CI=true) builds with warnings as errors.
+WERROR  ?= $(if $(CI),ON,OFF)
+CMAKE   ?= cmake
+CTEST   ?= ctest
+CONFIGURE = $(CMAKE) -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_WERROR=$(WERROR)
+
+.PHONY: all deps demo test test-sanitize clean
+
+all:
+	@$(CONFIGURE) -B $(BUILD) >/dev/null
+	@$(CMAKE) --build $(BUILD) -j$(JOBS)
+
+# Installs the missing Debian/Ubuntu packages (root, or sudo).
+deps:
+	@sh scripts/deps.sh
+
+# The main job on its default workload.
+demo: all
+	@sh scripts/demo.sh $(BUILD)
+
+# The whole test suite, through CTest.
+test: all
+	@cd $(BUILD) && $(CTEST) --output-on-failure --timeout 900
+
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer, then the
+# concurrency tests under ThreadSanitizer.
+test-sanitize:
+	@$(CONFIGURE) -B $(BUILD)-asan -DTF_SANITIZE=address,undefined >/dev/null
+	@$(CMAKE) --build $(BUILD)-asan -j$(JOBS)
+	@cd $(BUILD)-asan && $(CTEST) --output-on-failure -L 'unit|cli'
+	@$(CONFIGURE) -B $(BUILD)-tsan -DTF_SANITIZE=thread >/dev/null
+	@$(CMAKE) --build $(BUILD)-tsan -j$(JOBS)
+	@cd $(BUILD)-tsan && $(CTEST) --output-on-failure -L threads
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

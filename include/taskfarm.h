@@ -1,0 +1,280 @@
+/*
+ * taskfarm.h - apply one function to N independent tasks on all the CPUs a
+ * job really has.
+ *
+ * This header is the reference manual of libtaskfarm. The model, in short:
+ *
+ *   - A run has N tasks, numbered 0..N-1. A task callback computes task i and
+ *     appends its result bytes to a tf_out; results may differ in size, from
+ *     0 bytes upwards.
+ *   - A result callback receives (i, bytes, len) in the thread that called
+ *     tf_farm_run(), in index order by default (or as tasks complete, on
+ *     request). The caller never needs locks, and memory stays bounded by
+ *     what is in flight, whatever N is.
+ *   - A task that fails (returns non-zero, or with the process backend,
+ *     crashes its worker or exceeds its time limit) is reported through the
+ *     error callback with its index and cause; the other tasks go on unless
+ *     the options say to stop at the first failure.
+ *
+ * Conventions (every call):
+ *   - Functions return int: 0 on success, a negative TF_E... code on failure;
+ *     tf_strerror() names it. When a call fails before the run starts, none
+ *     of its callbacks run.
+ *   - Structs whose zero value means "all defaults" come with an _INIT macro.
+ *   - Opaque handles have create/destroy; destroy(NULL) does nothing.
+ *   - The library never prints and never exits.
+ */
+#ifndef TASKFARM_H
+#define TASKFARM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TF_VERSION_MAJOR 0
+#define TF_VERSION_MINOR 1
+#define TF_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------ */
+/* Error codes                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* One table makes both the enum and tf_strerror(). */
+#define TF_ERRNO_MAP(X)                                                        \
+    X(EINVAL, -1, "invalid argument")                                          \
+    X(ENOMEM, -2, "out of memory")                                             \
+    X(ERANGE, -3, "value out of range")                                        \
+    X(ESYS, -4, "system call failed (see the error detail's sys_errno)")       \
+    X(ETASKS, -5, "one or more tasks failed")                                  \
+    X(ESTOPPED, -6, "run stopped at the first failed task")                    \
+    X(ECANCELED, -7, "run canceled by the result callback")                    \
+    X(EINTR, -8, "run interrupted by a signal")                                \
+    X(ENOTBUILT, -9, "backend not built into this library")                    \
+    X(EBUSY, -10, "farm is already running")
+
+typedef enum {
+    TF_OK = 0,
+#define TF__ERR_ENUM(name, val, msg) TF_##name = (val),
+    TF_ERRNO_MAP(TF__ERR_ENUM)
+#undef TF__ERR_ENUM
+    TF_ERR_LAST = -11
+} tf_errno;
+
+/* A static, human-readable description of a TF_E... code (or of 0).
+ * Unknown codes give "unknown error"; the result is never NULL. */
+const char *tf_strerror(int code);
+
+/* ------------------------------------------------------------------------ */
+/* CPU detection                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Where a CPU count came from, most specific first. */
+typedef enum {
+    TF_CPUS_FROM_SYSTEM = 0,     /* online CPUs of the machine (no limit seen) */
+    TF_CPUS_FROM_AFFINITY,       /* sched_getaffinity mask */
+    TF_CPUS_FROM_CGROUP,         /* cgroup v2 cpu.max or v1 cfs quota */
+    TF_CPUS_FROM_SLURM_CPUS_PER_TASK,
+    TF_CPUS_FROM_SLURM_CPUS_ON_NODE,
+    TF_CPUS_FROM_SLURM_JOB_CPUS_PER_NODE,
+    TF_CPUS_FROM_OMP_NUM_THREADS,
+    TF_CPUS_FROM_TASKFARM_NUM_JOBS,
+    TF_CPUS_SOURCE_COUNT
+} tf_cpus_source;
+
+typedef struct tf_cpus {
+    int count;              /* >= 1 */
+    tf_cpus_source source;  /* which source decided the count */
+} tf_cpus;
+
+/* How many CPUs this process may really use: the minimum over the affinity
+ * mask, the cgroup CPU quota (v2 and v1, through /proc/self/cgroup and
+ * /proc/self/mountinfo), SLURM_CPUS_PER_TASK (inside a job step, or when the
+ * job has one task), SLURM_CPUS_ON_NODE, SLURM_JOB_CPUS_PER_NODE (forms like
+ * "72(x2),36"), OMP_NUM_THREADS and TASKFARM_NUM_JOBS. Malformed values are
+ * ignored. Never fails: with nothing readable it reports 1 CPU. */
+int tf_cpus_detect(tf_cpus *out);
+
+/* "the affinity mask", "SLURM_CPUS_PER_TASK", ...: for messages like
+ * "using 8 CPUs (from SLURM_CPUS_PER_TASK)". Never NULL. */
+const char *tf_cpus_source_name(tf_cpus_source source);
+
+/* ------------------------------------------------------------------------ */
+/* Task output                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* The result of one task, built by the task callback. Owned by the farm;
+ * valid only during the task callback that received it. */
+typedef struct tf_out tf_out;
+
+/* Append len bytes to the task's result. Returns 0 or TF_ENOMEM. */
+int tf_out_append(tf_out *out, const void *data, size_t len);
+
+/* Make room for len more bytes at the end of the result and return a pointer
+ * to them (NULL on out of memory). The pointer is valid until the next
+ * tf_out_* call. Pair with tf_out_truncate() to give back what was unused. */
+void *tf_out_extend(tf_out *out, size_t len);
+
+/* Shorten this task's result to len bytes (no-op if it is already shorter). */
+void tf_out_truncate(tf_out *out, size_t len);
+
+/* The length of this task's result so far. */
+size_t tf_out_len(const tf_out *out);
+
+/* ------------------------------------------------------------------------ */
+/* Callbacks                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Computes task `index` and appends its result to `out`. Returns 0 on
+ * success; any other value marks the task failed, and that value is reported
+ * as the error's code (whatever was appended is then discarded).
+ * Runs in a worker: a thread (threads), a child process (procs), an MPI rank
+ * (mpi) or the caller's thread (serial). It may run concurrently with itself
+ * and must not call back into the farm. */
+typedef int (*tf_task_fn)(void *user, size_t index, tf_out *out);
+
+/* Receives the result of task `index`: `len` bytes at `data`, valid only
+ * during the call. Runs in the thread that called tf_farm_run(), one call at
+ * a time. Return 0 to go on; non-zero cancels the run (TF_ECANCELED). */
+typedef int (*tf_result_fn)(void *user, size_t index, const void *data,
+                            size_t len);
+
+/* Why a task failed. */
+typedef enum {
+    TF_FAIL_ERROR = 1,  /* the task callback returned non-zero: code = value */
+    TF_FAIL_SIGNAL,     /* its worker process died of signal `code` */
+    TF_FAIL_EXIT,       /* its worker process exited with status `code` */
+    TF_FAIL_TIMEOUT     /* it exceeded the per-task time limit (seconds) */
+} tf_fail_kind;
+
+typedef struct tf_task_error {
+    size_t index;       /* which task */
+    tf_fail_kind kind;  /* why */
+    int code;           /* return value, signal number or exit status */
+    int attempts;       /* how many times it was tried */
+} tf_task_error;
+
+/* Receives one failed task, in the caller's thread, in the same order as
+ * results (index order by default). Return 0 to go on; non-zero cancels the
+ * run (TF_ECANCELED). May be NULL: failures are then only counted. */
+typedef int (*tf_error_fn)(void *user, const tf_task_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    TF_BACKEND_AUTO = 0,   /* threads */
+    TF_BACKEND_SERIAL,     /* inline, in the caller's thread: the reference */
+    TF_BACKEND_THREADS,    /* pthreads workers in this process */
+    TF_BACKEND_PROCS,      /* forked worker processes: crash isolation */
+    TF_BACKEND_MPI         /* one worker per MPI rank (when built with MPI) */
+} tf_backend;
+
+typedef enum {
+    TF_ORDER_INDEX = 0,    /* results in index order (default) */
+    TF_ORDER_COMPLETED     /* results as soon as each batch completes */
+} tf_order;
+
+#define TF_MAX_JOBS 1024                    /* workers per farm */
+#define TF_MAX_TASKS ((size_t)1 << 40)      /* tasks per run */
+
+typedef struct tf_options {
+    tf_backend backend;    /* 0 = threads */
+    /* Workers. Positive: that many. 0: all CPUs of the allocation
+     * (tf_cpus_detect). Negative: CPUs + 1 + n_jobs, joblib's convention
+     * (-1 = all, -2 = all but one). More workers than CPUs is allowed. */
+    int n_jobs;
+    size_t batch_size;     /* tasks per batch; 0 = automatic */
+    tf_order order;        /* 0 = index order */
+    int stop_on_error;     /* 0 = keep going; 1 = stop at the first failure */
+    /* Process backend only. */
+    double task_timeout;   /* seconds per task; 0 = no limit */
+    int retries;           /* extra attempts for a failed task; 0 = none */
+} tf_options;
+
+#define TF_OPTIONS_INIT {TF_BACKEND_AUTO, 0, 0, TF_ORDER_INDEX, 0, 0.0, 0}
+
+/* "serial", "threads", "procs", "mpi" (and "auto"); never NULL. */
+const char *tf_backend_name(tf_backend backend);
+
+/* Parses a backend name as tf_backend_name() writes it. Returns 0 or
+ * TF_EINVAL. */
+int tf_backend_parse(const char *name, tf_backend *out);
+
+/* Resolves n_jobs against a CPU count as the options describe. Returns the
+ * number of workers (>= 1), or TF_EINVAL / TF_ERANGE when the result would be
+ * below 1 or above TF_MAX_JOBS. */
+int tf_resolve_jobs(int n_jobs, int cpus);
+
+/* ------------------------------------------------------------------------ */
+/* Run report                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tf_report {
+    size_t n_tasks;          /* N of the run */
+    size_t n_ok;             /* tasks whose result was delivered */
+    size_t n_failed;         /* tasks reported failed */
+    size_t n_retried;        /* tasks that needed more than one attempt */
+    size_t n_not_run;        /* tasks never finished (stop, cancel, signal) */
+    int n_workers;           /* workers used */
+    int sys_errno;           /* errno behind a TF_ESYS return, else 0 */
+    int has_error;           /* first_error is valid */
+    tf_task_error first_error; /* the lowest-index failure delivered */
+    double seconds;          /* wall time of the run */
+} tf_report;
+
+/* ------------------------------------------------------------------------ */
+/* The farm                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* A set of workers with fixed options, reusable across runs. */
+typedef struct tf_farm tf_farm;
+
+/* Creates a farm. `opts` may be NULL for all defaults; it is copied.
+ * Returns 0 and sets *out, or TF_EINVAL (bad options), TF_ERANGE (n_jobs out
+ * of range), TF_ENOTBUILT (backend missing), TF_ENOMEM. Workers start on the
+ * first run. */
+int tf_farm_create(tf_farm **out, const tf_options *opts);
+
+/* Stops the workers and frees the farm. NULL is fine. Must not be called
+ * from a callback of the same farm. */
+void tf_farm_destroy(tf_farm *farm);
+
+/* The number of workers this farm runs. */
+int tf_farm_workers(const tf_farm *farm);
+
+/* Runs tasks 0..n_tasks-1 and returns when every task has been delivered
+ * (or the run stopped).
+ *
+ * task       required; runs in the workers.
+ * on_result  may be NULL (results are then dropped); caller's thread.
+ * on_error   may be NULL (failures are then only counted); caller's thread.
+ * user       passed to all three.
+ * report     may be NULL; filled on every return, including errors.
+ *
+ * Returns 0 when every task succeeded; TF_ETASKS when some failed and the
+ * rest completed; TF_ESTOPPED when stop_on_error ended the run; TF_ECANCELED
+ * when a callback asked to stop; TF_EINVAL / TF_ERANGE / TF_EBUSY for bad
+ * arguments (no callback runs); TF_ENOMEM / TF_ESYS when the farm itself
+ * failed (report->sys_errno says why).
+ *
+ * With the process backend, a worker is a fork of the caller made at the
+ * first run and reused afterwards: it sees memory as it was at that fork. */
+int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
+                tf_result_fn on_result, tf_error_fn on_error, void *user,
+                tf_report *report);
+
+/* One call: create a farm with `opts`, run it once, destroy it.
+ * joblib's Parallel(n_jobs)(delayed(f)(i) for i in range(N)), in C. */
+int tf_map(const tf_options *opts, size_t n_tasks, tf_task_fn task,
+           tf_result_fn on_result, tf_error_fn on_error, void *user,
+           tf_report *report);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TASKFARM_H */

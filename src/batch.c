@@ -1,0 +1,146 @@
+/*
+ * batch.c - a batch: the results of a contiguous range of tasks, stored as
+ * one byte area plus one slot per task, and the tf_out calls that task
+ * callbacks use to fill it.
+ *
+ * One layout for every backend: the process and MPI backends send a batch
+ * as it is (slots, then bytes), so a result is copied once per hop at most.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+tf__batch *tf__batch_new(void)
+{
+    return calloc(1, sizeof(tf__batch));
+}
+
+void tf__batch_free(tf__batch *b)
+{
+    if (b == NULL)
+        return;
+    free(b->slots);
+    free(b->data);
+    free(b);
+}
+
+void tf__batch_free_list(tf__batch *list)
+{
+    while (list != NULL) {
+        tf__batch *next = list->next;
+        tf__batch_free(list);
+        list = next;
+    }
+}
+
+int tf__batch_reset(tf__batch *b, size_t start, size_t count)
+{
+    if (count > b->slots_cap) {
+        tf__slot *s = realloc(b->slots, count * sizeof(*s));
+        if (s == NULL)
+            return TF_ENOMEM;
+        b->slots = s;
+        b->slots_cap = count;
+    }
+    b->start = start;
+    b->count = count;
+    b->len = 0;
+    b->seconds = 0;
+    b->next = NULL;
+    return 0;
+}
+
+int tf__batch_reserve(tf__batch *b, size_t cap)
+{
+    if (cap <= b->cap)
+        return 0;
+    size_t want = b->cap ? b->cap : 256;
+    while (want < cap) {
+        if (want > SIZE_MAX / 2)
+            return TF_ENOMEM;
+        want *= 2;
+    }
+    unsigned char *d = realloc(b->data, want);
+    if (d == NULL)
+        return TF_ENOMEM;
+    b->data = d;
+    b->cap = want;
+    return 0;
+}
+
+int tf__batch_exec(tf__batch *b, size_t start, size_t count, tf_task_fn task,
+                   void *user, int stop_on_error)
+{
+    if (tf__batch_reset(b, start, count) != 0)
+        return TF_ENOMEM;
+    double t0 = tf__now();
+    tf_out out = {b, 0};
+    for (size_t i = 0; i < count; i++) {
+        tf__slot *s = &b->slots[i];
+        out.base = b->len;
+        int rc = task(user, start + i, &out);
+        s->off = out.base;
+        s->attempts = 1;
+        if (rc == 0) {
+            s->len = b->len - out.base;
+            s->fail = 0;
+            s->code = 0;
+            continue;
+        }
+        b->len = out.base; /* a failed task's partial bytes are dropped */
+        s->len = 0;
+        s->fail = TF_FAIL_ERROR;
+        s->code = rc;
+        if (stop_on_error) {
+            b->count = i + 1;
+            break;
+        }
+    }
+    b->seconds = tf__now() - t0;
+    return 0;
+}
+
+int tf__batch_set_failed(tf__batch *b, size_t index, int kind, int code,
+                         int attempts)
+{
+    if (tf__batch_reset(b, index, 1) != 0)
+        return TF_ENOMEM;
+    b->slots[0] = (tf__slot){0, 0, kind, code, attempts};
+    return 0;
+}
+
+/* ---- tf_out: the public face of a batch, for the task callback -------- */
+
+void *tf_out_extend(tf_out *out, size_t len)
+{
+    tf__batch *b = out->batch;
+    if (len > SIZE_MAX - b->len)
+        return NULL;
+    if (tf__batch_reserve(b, b->len + len) != 0)
+        return NULL;
+    void *p = b->data + b->len;
+    b->len += len;
+    return p;
+}
+
+int tf_out_append(tf_out *out, const void *data, size_t len)
+{
+    void *p = tf_out_extend(out, len);
+    if (p == NULL)
+        return TF_ENOMEM;
+    if (len > 0)
+        memcpy(p, data, len);
+    return 0;
+}
+
+void tf_out_truncate(tf_out *out, size_t len)
+{
+    if (len < out->batch->len - out->base)
+        out->batch->len = out->base + len;
+}
+
+size_t tf_out_len(const tf_out *out)
+{
+    return out->batch->len - out->base;
+}

@@ -1,0 +1,117 @@
+/*
+ * deliver.c - hands finished batches to the user's callbacks.
+ *
+ * DESIGN
+ *   - Runs only in the thread that called tf_farm_run(): callbacks are never
+ *     concurrent, so the user needs no locks.
+ *   - Index order: batches arrive in any order and wait in a list sorted by
+ *     start until the one at `next` arrives. Batches partition 0..N-1 (a
+ *     backend that splits a batch, after a crash, still covers every index
+ *     once), so `next` always advances to N.
+ *   - As completed: each batch is delivered on arrival.
+ *   - After a stop (first failure with stop_on_error, or a callback that
+ *     returned non-zero) nothing more is delivered; later batches are only
+ *     recycled.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+void tf__deliver_init(tf__deliver *d, size_t n_tasks, const tf_options *o,
+                      tf_result_fn on_result, tf_error_fn on_error, void *user,
+                      tf_report *report)
+{
+    memset(d, 0, sizeof(*d));
+    d->n_tasks = n_tasks;
+    d->ordered = o->order == TF_ORDER_INDEX;
+    d->stop_on_error = o->stop_on_error;
+    d->on_result = on_result;
+    d->on_error = on_error;
+    d->user = user;
+    d->report = report;
+}
+
+static int deliver_failure(tf__deliver *d, size_t index, const tf__slot *s)
+{
+    tf_report *rep = d->report;
+    tf_task_error err = {index, (tf_fail_kind)s->fail, s->code, s->attempts};
+    rep->n_failed++;
+    if (!rep->has_error || index < rep->first_error.index) {
+        rep->first_error = err;
+        rep->has_error = 1;
+    }
+    if (d->on_error != NULL && d->on_error(d->user, &err) != 0)
+        return TF_ECANCELED;
+    return d->stop_on_error ? TF_ESTOPPED : 0;
+}
+
+static int deliver_one(tf__deliver *d, const tf__batch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        const tf__slot *s = &b->slots[i];
+        size_t index = b->start + i;
+        if (s->attempts > 1)
+            d->report->n_retried++;
+        if (s->fail != 0) {
+            int rc = deliver_failure(d, index, s);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        d->report->n_ok++;
+        if (d->on_result != NULL &&
+            d->on_result(d->user, index, b->data + s->off, s->len) != 0)
+            return TF_ECANCELED;
+    }
+    return 0;
+}
+
+static void push(tf__batch **list, tf__batch *b)
+{
+    b->next = *list;
+    *list = b;
+}
+
+static void insert_sorted(tf__deliver *d, tf__batch *b)
+{
+    tf__batch **p = &d->pending;
+    while (*p != NULL && (*p)->start < b->start)
+        p = &(*p)->next;
+    b->next = *p;
+    *p = b;
+    d->n_pending++;
+}
+
+int tf__deliver_batch(tf__deliver *d, tf__batch *b, tf__batch **spent)
+{
+    if (d->status != 0) {
+        push(spent, b);
+        return d->status;
+    }
+    if (!d->ordered) {
+        d->status = deliver_one(d, b);
+        push(spent, b);
+        return d->status;
+    }
+    insert_sorted(d, b);
+    while (d->status == 0 && d->pending != NULL &&
+           d->pending->start == d->next) {
+        tf__batch *head = d->pending;
+        d->pending = head->next;
+        d->n_pending--;
+        d->next += head->count;
+        d->status = deliver_one(d, head);
+        push(spent, head);
+    }
+    return d->status;
+}
+
+void tf__deliver_drain(tf__deliver *d, tf__batch **spent)
+{
+    while (d->pending != NULL) {
+        tf__batch *b = d->pending;
+        d->pending = b->next;
+        push(spent, b);
+    }
+    d->n_pending = 0;
+}

@@ -1,0 +1,173 @@
+/*
+ * internal.h - what the core files of libtaskfarm share; not installed.
+ *
+ * Every backend does the same three things with the same pieces:
+ *   1. take a range of task indices from the scheduler (sched.c),
+ *   2. compute it into a tf__batch with tf__batch_exec() (batch.c),
+ *   3. hand the finished batch to the delivery (deliver.c), which calls the
+ *      user's callbacks in the caller's thread, in index order or not.
+ * Backends differ only in where step 2 runs and how batches travel.
+ */
+#ifndef TF_INTERNAL_H
+#define TF_INTERNAL_H
+
+#include "taskfarm.h"
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define TF__HIDDEN __attribute__((visibility("hidden")))
+#else
+#define TF__HIDDEN
+#endif
+
+/* ---- batch.c: a contiguous range of task results ----------------------- */
+
+/* One task inside a batch. fail == 0 means success. */
+typedef struct tf__slot {
+    size_t off, len;   /* its bytes in the batch's data */
+    int fail;          /* 0 or a tf_fail_kind */
+    int code;          /* see tf_task_error.code */
+    int attempts;      /* >= 1 once computed */
+} tf__slot;
+
+typedef struct tf__batch {
+    size_t start, count;      /* tasks start..start+count-1 */
+    tf__slot *slots;
+    size_t slots_cap;
+    unsigned char *data;
+    size_t len, cap;
+    double seconds;           /* compute time of the whole batch */
+    struct tf__batch *next;   /* free lists and the pending list */
+} tf__batch;
+
+struct tf_out {
+    tf__batch *batch;
+    size_t base;              /* where the current task's bytes begin */
+};
+
+TF__HIDDEN tf__batch *tf__batch_new(void);
+TF__HIDDEN void tf__batch_free(tf__batch *b);
+TF__HIDDEN void tf__batch_free_list(tf__batch *list);
+/* Empties b and sizes it for count tasks from start. 0 or TF_ENOMEM. */
+TF__HIDDEN int tf__batch_reset(tf__batch *b, size_t start, size_t count);
+/* Grows the data area to hold at least cap bytes. 0 or TF_ENOMEM. */
+TF__HIDDEN int tf__batch_reserve(tf__batch *b, size_t cap);
+/* Computes tasks start..start+count-1 into b. With stop_on_error the batch
+ * ends just after its first failed task (b->count shrinks). Sets
+ * b->seconds. Returns 0 or TF_ENOMEM (b is then unusable). */
+TF__HIDDEN int tf__batch_exec(tf__batch *b, size_t start, size_t count,
+                              tf_task_fn task, void *user, int stop_on_error);
+/* A batch of one task that failed without running to completion. */
+TF__HIDDEN int tf__batch_set_failed(tf__batch *b, size_t index, int kind,
+                                    int code, int attempts);
+
+/* ---- sched.c: which tasks go next, and how many at once ---------------- */
+
+typedef struct tf__range {
+    size_t start, count;
+} tf__range;
+
+typedef struct tf__sched {
+    size_t n_tasks, next;     /* fresh tasks: next..n_tasks-1 */
+    size_t fixed;             /* fixed batch size, 0 = automatic */
+    int workers;
+    int stopped;
+    double target_s;          /* wanted compute time per batch */
+    double task_s;            /* smoothed seconds per task (0 = unknown) */
+    double task_bytes;        /* smoothed result bytes per task */
+    size_t last;              /* last automatic size handed out */
+    tf__range *redo;          /* ranges to compute again, lowest first */
+    size_t n_redo, redo_cap;
+} tf__sched;
+
+TF__HIDDEN void tf__sched_init(tf__sched *s, size_t n_tasks, size_t fixed,
+                               int workers, double target_s);
+TF__HIDDEN void tf__sched_release(tf__sched *s);
+/* The next range to compute; count == 0 means nothing is left (or the
+ * scheduler was stopped). */
+TF__HIDDEN tf__range tf__sched_next(tf__sched *s);
+/* Feeds the automatic batch size with a finished batch. */
+TF__HIDDEN void tf__sched_observe(tf__sched *s, size_t count, double seconds,
+                                  size_t bytes);
+/* Queues a range to compute again (a crashed batch's survivors, a retry).
+ * 0 or TF_ENOMEM. */
+TF__HIDDEN int tf__sched_requeue(tf__sched *s, size_t start, size_t count);
+TF__HIDDEN void tf__sched_stop(tf__sched *s);
+TF__HIDDEN int tf__sched_done(const tf__sched *s);
+
+/* ---- deliver.c: the user's callbacks, in the caller's thread ----------- */
+
+typedef struct tf__deliver {
+    size_t n_tasks;
+    size_t next;              /* index order: the next index to deliver */
+    tf__batch *pending;       /* index order: finished, waiting, by start */
+    size_t n_pending;
+    int ordered, stop_on_error;
+    int status;               /* 0, or why delivery stopped */
+    tf_result_fn on_result;
+    tf_error_fn on_error;
+    void *user;
+    tf_report *report;
+} tf__deliver;
+
+TF__HIDDEN void tf__deliver_init(tf__deliver *d, size_t n_tasks,
+                                 const tf_options *o, tf_result_fn on_result,
+                                 tf_error_fn on_error, void *user,
+                                 tf_report *report);
+/* Takes a finished batch. Delivers what is now deliverable and moves every
+ * batch it is done with onto *spent (for reuse or freeing by the caller).
+ * Returns d->status: 0 to go on, TF_ESTOPPED or TF_ECANCELED to stop. */
+TF__HIDDEN int tf__deliver_batch(tf__deliver *d, tf__batch *b,
+                                 tf__batch **spent);
+/* Moves every batch still pending onto *spent. */
+TF__HIDDEN void tf__deliver_drain(tf__deliver *d, tf__batch **spent);
+
+/* ---- farm.c: the farm and the run every backend drives ----------------- */
+
+typedef struct tf__run {
+    size_t n_tasks;
+    tf_task_fn task;
+    void *user;
+    const tf_options *opts;
+    tf__sched sched;
+    tf__deliver deliver;
+    tf_report *report;
+    int sys_errno;            /* set with a TF_ESYS failure */
+} tf__run;
+
+/* Most completed-but-undelivered batches a run keeps before it stops
+ * handing out work (index order only): bounds memory by what is in flight. */
+TF__HIDDEN size_t tf__run_pending_limit(const tf__run *r, int workers);
+
+typedef struct tf__backend_ops {
+    /* Starts the workers; called on the first run. 0 or a TF_E code. */
+    int (*start)(tf_farm *farm);
+    /* Drives one run to its end. Returns 0 or a TF_E code for a failure of
+     * the farm itself; task failures live in the delivery's status. */
+    int (*run)(tf_farm *farm, tf__run *run);
+    /* Stops the workers and frees the backend's state. */
+    void (*stop)(tf_farm *farm);
+} tf__backend_ops;
+
+struct tf_farm {
+    tf_options opts;
+    int n_workers;
+    int started;
+    int running;
+    int sys_errno;            /* errno behind the last TF_ESYS */
+    const tf__backend_ops *ops;
+    void *state;              /* the backend's own */
+};
+
+TF__HIDDEN extern const tf__backend_ops tf__serial_ops;
+TF__HIDDEN extern const tf__backend_ops tf__threads_ops;
+TF__HIDDEN extern const tf__backend_ops tf__procs_ops;
+/* The MPI backend, or NULL when the library was built without MPI
+ * (backend_mpi.c or backend_mpi_none.c, chosen by CMake). */
+TF__HIDDEN const tf__backend_ops *tf__mpi_backend(void);
+
+/* ---- clock.c ----------------------------------------------------------- */
+TF__HIDDEN double tf__now(void);   /* monotonic seconds */
+
+#endif /* TF_INTERNAL_H */

@@ -1,0 +1,138 @@
+/*
+ * sched.c - dynamic dispatch and the automatic batch size.
+ *
+ * Workers ask for work when they are free, so uneven tasks balance by
+ * themselves. What remains is the batch size: one task per request makes
+ * the per-request cost (a lock, a pipe message) dominate quick tasks; big
+ * batches leave workers idle at the end. The automatic size:
+ *
+ *   - starts at 1, and at most doubles per batch while tasks look quick, so
+ *     a first slow task never drags a huge batch behind it;
+ *   - aims at target_s of compute per batch from a smoothed per-task time,
+ *     so it shrinks at once when tasks become slow;
+ *   - never exceeds remaining / (2 * workers), so the last batches are
+ *     small and every worker finishes at about the same time;
+ *   - keeps a batch's results near 1 MiB from a smoothed size per task, so
+ *     memory stays bounded by what is in flight.
+ *
+ * Not thread-safe: the threads backend calls it under its lock, the others
+ * from one thread.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_BYTES_CAP ((double)(1 << 20))
+#define SMOOTHING 0.3   /* weight of the newest observation */
+
+void tf__sched_init(tf__sched *s, size_t n_tasks, size_t fixed, int workers,
+                    double target_s)
+{
+    memset(s, 0, sizeof(*s));
+    s->n_tasks = n_tasks;
+    s->fixed = fixed;
+    s->workers = workers > 0 ? workers : 1;
+    s->target_s = target_s;
+}
+
+void tf__sched_release(tf__sched *s)
+{
+    free(s->redo);
+    s->redo = NULL;
+    s->n_redo = s->redo_cap = 0;
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+static size_t auto_size(tf__sched *s, size_t remaining)
+{
+    size_t want = s->last == 0 ? 1 : s->last * 2;
+    if (s->task_s > 0) {
+        double by_time = s->target_s / s->task_s;
+        if (by_time < (double)want)
+            want = by_time < 1 ? 1 : (size_t)by_time;
+    }
+    if (s->task_bytes > 0) {
+        double by_bytes = BATCH_BYTES_CAP / s->task_bytes;
+        if (by_bytes < (double)want)
+            want = by_bytes < 1 ? 1 : (size_t)by_bytes;
+    }
+    size_t tail = remaining / (2 * (size_t)s->workers);
+    want = min_size(want, tail > 0 ? tail : 1);
+    s->last = want;
+    return want;
+}
+
+tf__range tf__sched_next(tf__sched *s)
+{
+    tf__range r = {0, 0};
+    if (s->stopped)
+        return r;
+    if (s->n_redo > 0) {
+        r = s->redo[0];
+        memmove(s->redo, s->redo + 1, (s->n_redo - 1) * sizeof(*s->redo));
+        s->n_redo--;
+        return r;
+    }
+    size_t remaining = s->n_tasks - s->next;
+    if (remaining == 0)
+        return r;
+    size_t size = s->fixed ? s->fixed : auto_size(s, remaining);
+    r.start = s->next;
+    r.count = min_size(size, remaining);
+    s->next += r.count;
+    return r;
+}
+
+void tf__sched_observe(tf__sched *s, size_t count, double seconds,
+                       size_t bytes)
+{
+    if (count == 0)
+        return;
+    double per_task = seconds / (double)count;
+    double per_bytes = (double)bytes / (double)count;
+    if (s->task_s == 0 && s->task_bytes == 0) {
+        s->task_s = per_task;
+        s->task_bytes = per_bytes;
+        return;
+    }
+    s->task_s += SMOOTHING * (per_task - s->task_s);
+    s->task_bytes += SMOOTHING * (per_bytes - s->task_bytes);
+}
+
+int tf__sched_requeue(tf__sched *s, size_t start, size_t count)
+{
+    if (count == 0)
+        return 0;
+    if (s->n_redo == s->redo_cap) {
+        size_t cap = s->redo_cap ? s->redo_cap * 2 : 8;
+        tf__range *r = realloc(s->redo, cap * sizeof(*r));
+        if (r == NULL)
+            return TF_ENOMEM;
+        s->redo = r;
+        s->redo_cap = cap;
+    }
+    /* Keep the lowest start first: in index order, it unblocks delivery. */
+    size_t i = s->n_redo;
+    while (i > 0 && s->redo[i - 1].start > start) {
+        s->redo[i] = s->redo[i - 1];
+        i--;
+    }
+    s->redo[i] = (tf__range){start, count};
+    s->n_redo++;
+    return 0;
+}
+
+void tf__sched_stop(tf__sched *s)
+{
+    s->stopped = 1;
+}
+
+int tf__sched_done(const tf__sched *s)
+{
+    return s->stopped || (s->n_redo == 0 && s->next == s->n_tasks);
+}

@@ -1,0 +1,106 @@
+/*
+ * test_fib.c - the three Fibonacci kernels agree, and match known values.
+ */
+#include "fib.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static void check_fib(unsigned long n, const char *decimal)
+{
+    mpz_t want, got;
+    mpz_init_set_str(want, decimal, 10);
+    mpz_init(got);
+    for (int a = FIB_LOOP; a <= FIB_GMP; a++) {
+        fib_compute(got, n, (fib_algo)a);
+        assert_int_equal(mpz_cmp(got, want), 0);
+    }
+    mpz_clear(want);
+    mpz_clear(got);
+}
+
+static void test_known_values(void **state)
+{
+    (void)state;
+    check_fib(0, "0");
+    check_fib(1, "1");
+    check_fib(2, "1");
+    check_fib(7, "13");
+    check_fib(20, "6765");
+    check_fib(100, "354224848179261915075");
+}
+
+static void test_all_agree_up_to_3000(void **state)
+{
+    (void)state;
+    mpz_t ref, loop, dbl;
+    mpz_inits(ref, loop, dbl, NULL);
+    for (unsigned long n = 0; n <= 3000; n++) {
+        fib_gmp(ref, n);
+        fib_loop(loop, n);
+        fib_doubling(dbl, n);
+        assert_int_equal(mpz_cmp(ref, loop), 0);
+        assert_int_equal(mpz_cmp(ref, dbl), 0);
+    }
+    mpz_clears(ref, loop, dbl, NULL);
+}
+
+static void test_sample_up_to_200000(void **state)
+{
+    (void)state;
+    static const unsigned long sample[] = {4095, 4096, 9999, 10000, 65537,
+                                           123457, 200000};
+    mpz_t ref, got;
+    mpz_inits(ref, got, NULL);
+    for (size_t i = 0; i < sizeof(sample) / sizeof(*sample); i++) {
+        fib_gmp(ref, sample[i]);
+        fib_doubling(got, sample[i]);
+        assert_int_equal(mpz_cmp(ref, got), 0);
+        fib_loop(got, sample[i]);
+        assert_int_equal(mpz_cmp(ref, got), 0);
+    }
+    /* fib(10000) has 2,090 digits, as the tutorial says. */
+    fib_gmp(ref, 10000);
+    char *s = mpz_get_str(NULL, 10, ref);
+    assert_int_equal(strlen(s), 2090);
+    free(s);
+    mpz_clears(ref, got, NULL);
+}
+
+static void test_parsing(void **state)
+{
+    (void)state;
+    unsigned long n;
+    fib_algo a;
+    assert_int_equal(fib_parse_position("0", &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(fib_parse_position("1000000", &n), 0);
+    assert_int_equal(fib_parse_position("1000001", &n), -1);
+    assert_int_equal(fib_parse_position("-3", &n), -1);
+    assert_int_equal(fib_parse_position("+3", &n), -1);
+    assert_int_equal(fib_parse_position("3x", &n), -1);
+    assert_int_equal(fib_parse_position("", &n), -1);
+    assert_int_equal(fib_parse_position("99999999999999999999999", &n), -1);
+    assert_int_equal(fib_algo_parse("doubling", &a), 0);
+    assert_int_equal(a, FIB_DOUBLING);
+    assert_int_equal(fib_algo_parse("fast", &a), -1);
+    assert_string_equal(fib_algo_name(FIB_GMP), "gmp");
+    assert_null(fib_algo_name((fib_algo)9));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_known_values),
+        cmocka_unit_test(test_all_agree_up_to_3000),
+        cmocka_unit_test(test_sample_up_to_200000),
+        cmocka_unit_test(test_parsing),
+    };
+    return cmocka_run_group_tests_name("fib", tests, NULL, NULL);
+}
