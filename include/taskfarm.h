@@ -193,9 +193,12 @@ typedef struct tf_options {
     /* Process backend only. */
     double task_timeout;   /* seconds per task; 0 = no limit */
     int retries;           /* extra attempts for a failed task; 0 = none */
+    /* 0: during a run, SIGINT and SIGTERM stop the run (TF_EINTR) and the
+     * previous handlers come back when it returns. 1: leave signals alone. */
+    int keep_signals;
 } tf_options;
 
-#define TF_OPTIONS_INIT {TF_BACKEND_AUTO, 0, 0, TF_ORDER_INDEX, 0, 0.0, 0}
+#define TF_OPTIONS_INIT {TF_BACKEND_AUTO, 0, 0, TF_ORDER_INDEX, 0, 0.0, 0, 0}
 
 /* "serial", "threads", "procs", "mpi" (and "auto"); never NULL. */
 const char *tf_backend_name(tf_backend backend);
@@ -220,6 +223,7 @@ typedef struct tf_report {
     size_t n_retried;        /* tasks that needed more than one attempt */
     size_t n_not_run;        /* tasks never finished (stop, cancel, signal) */
     int n_workers;           /* workers used */
+    int signal;              /* the signal behind a TF_EINTR return, else 0 */
     int sys_errno;           /* errno behind a TF_ESYS return, else 0 */
     int has_error;           /* first_error is valid */
     tf_task_error first_error; /* the lowest-index failure delivered */
@@ -257,7 +261,8 @@ int tf_farm_workers(const tf_farm *farm);
  *
  * Returns 0 when every task succeeded; TF_ETASKS when some failed and the
  * rest completed; TF_ESTOPPED when stop_on_error ended the run; TF_ECANCELED
- * when a callback asked to stop; TF_EINVAL / TF_ERANGE / TF_EBUSY for bad
+ * when a callback asked to stop; TF_EINTR when SIGINT or SIGTERM arrived
+ * (report->signal says which; see keep_signals); TF_EINVAL / TF_ERANGE / TF_EBUSY for bad
  * arguments (no callback runs); TF_ENOMEM / TF_ESYS when the farm itself
  * failed (report->sys_errno says why).
  *

@@ -17,13 +17,14 @@ static int serial_run(tf_farm *farm, tf__run *r)
     tf__batch *b = tf__batch_new();
     if (b == NULL)
         return TF_ENOMEM;
+    const tf__exec how = {r->task, r->user, r->opts->stop_on_error, NULL, NULL};
     int rc = 0;
     for (;;) {
+        tf__run_check_signal(r);
         tf__range next = tf__sched_next(&r->sched);
         if (next.count == 0)
             break;
-        rc = tf__batch_exec(b, next.start, next.count, r->task, r->user,
-                            r->opts->stop_on_error);
+        rc = tf__batch_exec(b, next.start, next.count, &how);
         if (rc != 0)
             break;
         tf__sched_observe(&r->sched, b->count, b->seconds, b->len);

@@ -21,7 +21,9 @@
  *     collector recycles what they bring back and returns once all `n`
  *     workers have left the run.
  *   - Workers block all signals, so a signal to the process lands in the
- *     caller's thread.
+ *     caller's thread. The collector wakes every 50 ms to notice one (a
+ *     handler cannot signal a condition variable); running tasks cannot be
+ *     interrupted, so they finish before the run returns TF_EINTR.
  *
  * Lock invariants (pool->lock): sched, finished, spare, held, left,
  * generation, run, error and shutdown are only touched under it.
@@ -32,6 +34,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 
 typedef struct pool {
     pthread_mutex_t lock;
@@ -86,6 +89,7 @@ static void fail(pool *p, int rc)
 static void work_on_run(pool *p)
 {
     tf__run *r = p->run;
+    const tf__exec how = {r->task, r->user, r->opts->stop_on_error, NULL, NULL};
     for (;;) {
         while (must_wait(p))
             pthread_cond_wait(&p->work_cv, &p->lock);
@@ -100,8 +104,7 @@ static void work_on_run(pool *p)
             break;
         }
         pthread_mutex_unlock(&p->lock);
-        int rc = tf__batch_exec(b, range.start, range.count, r->task, r->user,
-                                r->opts->stop_on_error);
+        int rc = tf__batch_exec(b, range.start, range.count, &how);
         pthread_mutex_lock(&p->lock);
         if (rc != 0) {
             tf__batch_free(b);
@@ -219,6 +222,18 @@ static size_t list_length(const tf__batch *b)
     return n;
 }
 
+static void wait_a_little(pool *p)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 50 * 1000 * 1000;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&p->done_cv, &p->lock, &until);
+}
+
 static int threads_run(tf_farm *farm, tf__run *r)
 {
     pool *p = farm->state;
@@ -231,8 +246,12 @@ static int threads_run(tf_farm *farm, tf__run *r)
     p->limit = tf__run_pending_limit(r, p->n);
     pthread_cond_broadcast(&p->work_cv);
     for (;;) {
-        while (p->finished == NULL && p->left < p->n)
-            pthread_cond_wait(&p->done_cv, &p->lock);
+        while (p->finished == NULL && p->left < p->n) {
+            /* Wake now and then: a signal cannot signal a condition. */
+            wait_a_little(p);
+            if (tf__run_check_signal(r))
+                pthread_cond_broadcast(&p->work_cv);
+        }
         if (p->finished == NULL)
             break;   /* every worker left and nothing is waiting */
         tf__batch *list = p->finished;

@@ -69,8 +69,8 @@ int tf__batch_reserve(tf__batch *b, size_t cap)
     return 0;
 }
 
-int tf__batch_exec(tf__batch *b, size_t start, size_t count, tf_task_fn task,
-                   void *user, int stop_on_error)
+int tf__batch_exec(tf__batch *b, size_t start, size_t count,
+                   const tf__exec *how)
 {
     if (tf__batch_reset(b, start, count) != 0)
         return TF_ENOMEM;
@@ -79,7 +79,9 @@ int tf__batch_exec(tf__batch *b, size_t start, size_t count, tf_task_fn task,
     for (size_t i = 0; i < count; i++) {
         tf__slot *s = &b->slots[i];
         out.base = b->len;
-        int rc = task(user, start + i, &out);
+        if (how->before != NULL)
+            how->before(how->ctx, start + i);
+        int rc = how->task(how->user, start + i, &out);
         s->off = out.base;
         s->attempts = 1;
         if (rc == 0) {
@@ -92,7 +94,7 @@ int tf__batch_exec(tf__batch *b, size_t start, size_t count, tf_task_fn task,
         s->len = 0;
         s->fail = TF_FAIL_ERROR;
         s->code = rc;
-        if (stop_on_error) {
+        if (how->end_at_failure) {
             b->count = i + 1;
             break;
         }

@@ -87,7 +87,7 @@ static const tf__backend_ops *backend_ops(tf_backend b)
     case TF_BACKEND_THREADS:
         return &tf__threads_ops;
     case TF_BACKEND_PROCS:
-        return NULL;   /* the process backend is not written yet */
+        return &tf__procs_ops;
     case TF_BACKEND_MPI:
         return tf__mpi_backend();
     }
@@ -101,6 +101,8 @@ static int check_options(const tf_options *o)
     if (o->order != TF_ORDER_INDEX && o->order != TF_ORDER_COMPLETED)
         return TF_EINVAL;
     if (o->stop_on_error != 0 && o->stop_on_error != 1)
+        return TF_EINVAL;
+    if (o->keep_signals != 0 && o->keep_signals != 1)
         return TF_EINVAL;
     if (!(o->task_timeout >= 0) || isinf(o->task_timeout))
         return TF_EINVAL;
@@ -173,10 +175,22 @@ static void report_begin(tf_report *rep, size_t n_tasks, int workers)
     rep->n_workers = workers;
 }
 
+int tf__run_check_signal(tf__run *r)
+{
+    int signo = r->watch_signals ? tf__signals_caught() : 0;
+    if (signo == 0)
+        return 0;
+    r->interrupted = signo;
+    tf__sched_stop(&r->sched);
+    return 1;
+}
+
 static int run_result(const tf__run *r, int backend_rc)
 {
     if (backend_rc != 0)
         return backend_rc;
+    if (r->interrupted != 0)
+        return TF_EINTR;
     if (r->deliver.status != 0)
         return r->deliver.status;
     return r->report->n_failed > 0 ? TF_ETASKS : 0;
@@ -209,22 +223,28 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
 
     double t0 = tf__now();
     tf__run r = {.n_tasks = n_tasks, .task = task, .user = user,
-                 .opts = &farm->opts, .report = rep};
+                 .opts = &farm->opts, .report = rep,
+                 .watch_signals = !farm->opts.keep_signals};
     tf__sched_init(&r.sched, n_tasks, farm->opts.batch_size, farm->n_workers,
                    TARGET_BATCH_SECONDS);
     tf__deliver_init(&r.deliver, n_tasks, &farm->opts, on_result, on_error,
                      user, rep);
     farm->running = 1;
+    if (r.watch_signals)
+        tf__signals_begin();
     int rc = start_workers(farm);
     if (rc != 0)
         r.sys_errno = farm->sys_errno;
     else if (n_tasks > 0)
         rc = farm->ops->run(farm, &r);
+    if (r.watch_signals)
+        tf__signals_end();
     farm->running = 0;
     tf__sched_release(&r.sched);
 
     rep->n_not_run = n_tasks - rep->n_ok - rep->n_failed;
     rep->sys_errno = r.sys_errno;
+    rep->signal = r.interrupted;
     rep->seconds = tf__now() - t0;
     return run_result(&r, rc);
 }

@@ -53,11 +53,21 @@ TF__HIDDEN void tf__batch_free_list(tf__batch *list);
 TF__HIDDEN int tf__batch_reset(tf__batch *b, size_t start, size_t count);
 /* Grows the data area to hold at least cap bytes. 0 or TF_ENOMEM. */
 TF__HIDDEN int tf__batch_reserve(tf__batch *b, size_t cap);
-/* Computes tasks start..start+count-1 into b. With stop_on_error the batch
+/* How a batch is computed. `before`, when set, runs before each task (the
+ * process backend records which task its worker is on). */
+typedef struct tf__exec {
+    tf_task_fn task;
+    void *user;
+    int end_at_failure;       /* end the batch just after a failed task */
+    void (*before)(void *ctx, size_t index);
+    void *ctx;
+} tf__exec;
+
+/* Computes tasks start..start+count-1 into b. With end_at_failure the batch
  * ends just after its first failed task (b->count shrinks). Sets
  * b->seconds. Returns 0 or TF_ENOMEM (b is then unusable). */
 TF__HIDDEN int tf__batch_exec(tf__batch *b, size_t start, size_t count,
-                              tf_task_fn task, void *user, int stop_on_error);
+                              const tf__exec *how);
 /* A batch of one task that failed without running to completion. */
 TF__HIDDEN int tf__batch_set_failed(tf__batch *b, size_t index, int kind,
                                     int code, int attempts);
@@ -134,6 +144,8 @@ typedef struct tf__run {
     tf__deliver deliver;
     tf_report *report;
     int sys_errno;            /* set with a TF_ESYS failure */
+    int watch_signals;        /* catch SIGINT/SIGTERM */
+    int interrupted;          /* the signal that stopped the run, or 0 */
 } tf__run;
 
 /* Most completed-but-undelivered batches a run keeps before it stops
@@ -167,7 +179,15 @@ TF__HIDDEN extern const tf__backend_ops tf__procs_ops;
  * (backend_mpi.c or backend_mpi_none.c, chosen by CMake). */
 TF__HIDDEN const tf__backend_ops *tf__mpi_backend(void);
 
-/* ---- clock.c ----------------------------------------------------------- */
+/* ---- signals.c: SIGINT/SIGTERM during a run ---------------------------- */
+TF__HIDDEN void tf__signals_begin(void);
+TF__HIDDEN void tf__signals_end(void);
+TF__HIDDEN int tf__signals_caught(void);   /* the signal number, or 0 */
+
+/* Stops the run if SIGINT/SIGTERM arrived (and the run watches for them).
+ * Returns 1 when it did. */
+TF__HIDDEN int tf__run_check_signal(tf__run *r);
+
 TF__HIDDEN double tf__now(void);   /* monotonic seconds */
 
 #endif /* TF_INTERNAL_H */
