@@ -161,6 +161,12 @@ typedef struct tf_task_error {
  * run (TF_ECANCELED). May be NULL: failures are then only counted. */
 typedef int (*tf_error_fn)(void *user, const tf_task_error *err);
 
+/* Progress: called in the caller's thread after results are delivered, at
+ * most every progress_interval seconds, and once when the run ends. `done`
+ * counts delivered results and failures. Return value ignored. */
+typedef void (*tf_progress_fn)(void *user, size_t done, size_t total,
+                               double elapsed);
+
 /* ------------------------------------------------------------------------ */
 /* Options                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -196,9 +202,13 @@ typedef struct tf_options {
     /* 0: during a run, SIGINT and SIGTERM stop the run (TF_EINTR) and the
      * previous handlers come back when it returns. 1: leave signals alone. */
     int keep_signals;
+    tf_progress_fn on_progress;  /* NULL = none */
+    void *progress_user;
+    double progress_interval;    /* seconds; 0 = 0.2 */
 } tf_options;
 
-#define TF_OPTIONS_INIT {TF_BACKEND_AUTO, 0, 0, TF_ORDER_INDEX, 0, 0.0, 0, 0}
+#define TF_OPTIONS_INIT \
+    {TF_BACKEND_AUTO, 0, 0, TF_ORDER_INDEX, 0, 0.0, 0, 0, NULL, NULL, 0.0}
 
 /* "serial", "threads", "procs", "mpi" (and "auto"); never NULL. */
 const char *tf_backend_name(tf_backend backend);
@@ -229,6 +239,12 @@ typedef struct tf_report {
     tf_task_error first_error; /* the lowest-index failure delivered */
     double seconds;          /* wall time of the run */
 } tf_report;
+
+/* Writes a one-line progress bar with rate and ETA into buf, e.g.
+ * "[#########           ]  45%  2250/5000  1200/s  ETA 2.3 s", always
+ * NUL-terminated. Returns the length written (like snprintf). */
+int tf_progress_format(char *buf, size_t size, size_t done, size_t total,
+                       double elapsed);
 
 /* ------------------------------------------------------------------------ */
 /* The farm                                                                 */

@@ -29,6 +29,27 @@ void tf__deliver_init(tf__deliver *d, size_t n_tasks, const tf_options *o,
     d->on_error = on_error;
     d->user = user;
     d->report = report;
+    d->on_progress = o->on_progress;
+    d->progress_user = o->progress_user;
+    d->progress_every = o->progress_interval > 0 ? o->progress_interval : 0.2;
+    d->t0 = d->last_progress = tf__now();
+}
+
+static void progress(tf__deliver *d, int last)
+{
+    if (d->on_progress == NULL)
+        return;
+    double now = tf__now();
+    if (!last && now - d->last_progress < d->progress_every)
+        return;
+    d->last_progress = now;
+    d->on_progress(d->progress_user, d->report->n_ok + d->report->n_failed,
+                   d->n_tasks, now - d->t0);
+}
+
+void tf__deliver_finish(tf__deliver *d)
+{
+    progress(d, 1);
 }
 
 static int deliver_failure(tf__deliver *d, size_t index, const tf__slot *s)
@@ -91,6 +112,7 @@ int tf__deliver_batch(tf__deliver *d, tf__batch *b, tf__batch **spent)
     if (!d->ordered) {
         d->status = deliver_one(d, b);
         push(spent, b);
+        progress(d, 0);
         return d->status;
     }
     insert_sorted(d, b);
@@ -103,6 +125,7 @@ int tf__deliver_batch(tf__deliver *d, tf__batch *b, tf__batch **spent)
         d->status = deliver_one(d, head);
         push(spent, head);
     }
+    progress(d, 0);
     return d->status;
 }
 

@@ -110,6 +110,8 @@ static int check_options(const tf_options *o)
         return TF_ERANGE;
     if (o->batch_size > TF_MAX_TASKS)
         return TF_ERANGE;
+    if (!(o->progress_interval >= 0) || isinf(o->progress_interval))
+        return TF_EINVAL;
     return 0;
 }
 
@@ -239,6 +241,8 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
         rc = farm->ops->run(farm, &r);
     if (r.watch_signals)
         tf__signals_end();
+    if (rc == 0 && n_tasks > 0)
+        tf__deliver_finish(&r.deliver);
     farm->running = 0;
     tf__sched_release(&r.sched);
 

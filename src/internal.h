@@ -119,6 +119,9 @@ typedef struct tf__deliver {
     tf_error_fn on_error;
     void *user;
     tf_report *report;
+    tf_progress_fn on_progress;
+    void *progress_user;
+    double progress_every, t0, last_progress;
 } tf__deliver;
 
 TF__HIDDEN void tf__deliver_init(tf__deliver *d, size_t n_tasks,
@@ -132,6 +135,8 @@ TF__HIDDEN int tf__deliver_batch(tf__deliver *d, tf__batch *b,
                                  tf__batch **spent);
 /* Moves every batch still pending onto *spent. */
 TF__HIDDEN void tf__deliver_drain(tf__deliver *d, tf__batch **spent);
+/* The last progress call of a run. */
+TF__HIDDEN void tf__deliver_finish(tf__deliver *d);
 
 /* ---- farm.c: the farm and the run every backend drives ----------------- */
 

@@ -1,0 +1,33 @@
+/*
+ * fibonacci_farm.c - the joblib-style example: one call maps fib over the
+ * values, as Parallel(n_jobs=n)(delayed(fib)(v) for v in my_values) does.
+ *
+ *     tf_options opts = TF_OPTIONS_INIT;
+ *     opts.n_jobs = n;
+ *     tf_map(&opts, n_values, fib_job_task, fib_job_store, NULL, &job, &rep);
+ *
+ * --backend serial|threads|procs picks where the work runs (a comma list
+ * runs each); the sweep (sweep.c) times it and checks every result.
+ */
+#include "sweep.h"
+
+static int run_farm(sweep_run *run)
+{
+    tf_options opts;
+    sweep_farm_options(run, &opts);
+    tf_report rep;
+    int rc = tf_map(&opts, run->n, fib_job_task, fib_job_store, NULL,
+                    &run->job, &rep);
+    return rc == 0 ? 0 : sweep_farm_failed(run, rc, &rep);
+}
+
+int main(int argc, char **argv)
+{
+    static const char *const backends[] = {"serial", "threads", "procs",
+                                           NULL};
+    const sweep_program prog = {
+        "fibonacci_farm",
+        "The joblib-style example: tf_map() applies fib to every value.",
+        backends, "threads", run_farm};
+    return sweep_main(&prog, argc, argv);
+}

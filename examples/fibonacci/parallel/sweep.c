@@ -1,0 +1,412 @@
+/*
+ * sweep.c - the shared command line and n_jobs sweep of the parallel
+ * Fibonacci examples (see sweep.h).
+ */
+#include "sweep.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_VALUES 1000000UL
+
+typedef struct options {
+    unsigned long lo, hi;
+    int jobs[SWEEP_MAX_JOBS];
+    int n_jobs;
+    fib_algo algo;
+    const char *json;
+    const char *backends[SWEEP_MAX_BACKENDS];
+    int n_backends;
+    char backend_text[256];
+} options;
+
+typedef struct row {
+    const char *backend;
+    int n_jobs;
+    double seconds;
+    int verified;
+} row;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+static int usage_error(const sweep_program *p, const char *fmt,
+                       const char *arg)
+{
+    fprintf(stderr, "%s: ", p->name);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (try --help)\n");
+    return 2;
+}
+
+static int parse_ulong(const char *s, unsigned long *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > FIB_MAX_N + 1)
+        return -1;
+    *out = (unsigned long)v;
+    return 0;
+}
+
+static int parse_values(const char *arg, options *o)
+{
+    char lo[32], hi[32];
+    const char *colon = arg != NULL ? strchr(arg, ':') : NULL;
+    if (colon == NULL || (size_t)(colon - arg) >= sizeof lo ||
+        strlen(colon + 1) >= sizeof hi)
+        return -1;
+    memcpy(lo, arg, (size_t)(colon - arg));
+    lo[colon - arg] = '\0';
+    strcpy(hi, colon + 1);
+    if (parse_ulong(lo, &o->lo) != 0 || parse_ulong(hi, &o->hi) != 0 ||
+        o->lo >= o->hi || o->hi - o->lo > MAX_VALUES)
+        return -1;
+    return 0;
+}
+
+static int parse_jobs(const char *arg, options *o, int cpus)
+{
+    char buf[256];
+    if (arg == NULL || strlen(arg) >= sizeof buf)
+        return -1;
+    strcpy(buf, arg);
+    o->n_jobs = 0;
+    for (char *save, *t = strtok_r(buf, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        unsigned long v;
+        if (o->n_jobs == SWEEP_MAX_JOBS)
+            return -1;
+        if (strcmp(t, "all") == 0)
+            v = (unsigned long)cpus;
+        else if (parse_ulong(t, &v) != 0 || v < 1 || v > TF_MAX_JOBS)
+            return -1;
+        o->jobs[o->n_jobs++] = (int)v;
+    }
+    return o->n_jobs > 0 && arg[strlen(arg) - 1] != ',' ? 0 : -1;
+}
+
+static int allowed(const sweep_program *p, const char *name)
+{
+    for (const char *const *b = p->backends; *b != NULL; b++)
+        if (strcmp(*b, name) == 0)
+            return 1;
+    return 0;
+}
+
+static int parse_backends(const sweep_program *p, const char *arg,
+                          options *o)
+{
+    if (arg == NULL || strlen(arg) >= sizeof o->backend_text)
+        return -1;
+    strcpy(o->backend_text, arg);
+    o->n_backends = 0;
+    for (char *save, *t = strtok_r(o->backend_text, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        if (!allowed(p, t) || o->n_backends == SWEEP_MAX_BACKENDS)
+            return -1;
+        o->backends[o->n_backends++] = t;
+    }
+    return o->n_backends > 0 ? 0 : -1;
+}
+
+static void print_help(const sweep_program *p)
+{
+    printf("usage: %s [--values LO:HI] [--jobs LIST] [--algo NAME]%s "
+           "[--json FILE]\n\n%s\n\n",
+           p->name, p->backends[1] != NULL ? " [--backend LIST]" : "",
+           p->what);
+    printf("  --values LO:HI   fib(n) for LO <= n < HI (default 5000:10000)\n"
+           "  --jobs LIST      worker counts, e.g. 1,2,4,all "
+           "(default 1,2,4,8,16,32)\n"
+           "  --algo NAME      loop, doubling or gmp (default loop)\n");
+    if (p->backends[1] != NULL) {
+        printf("  --backend LIST   any of:");
+        for (const char *const *b = p->backends; *b != NULL; b++)
+            printf(" %s", *b);
+        printf(" (default %s)\n", p->default_backends);
+    }
+    printf("  --json FILE      also write the figures as JSON\n");
+}
+
+/* One option and its value. Returns 0, 1 for --help, or 2. */
+static int parse_one(const sweep_program *p, const char *opt,
+                     const char *val, options *o, int cpus)
+{
+    if (val == NULL)
+        return usage_error(p, "option '%s' needs a value", opt);
+    if (strcmp(opt, "--values") == 0) {
+        if (parse_values(val, o) != 0)
+            return usage_error(p, "bad --values '%s': expected LO:HI with "
+                                  "LO < HI <= 1000001", val);
+    } else if (strcmp(opt, "--jobs") == 0) {
+        if (parse_jobs(val, o, cpus) != 0)
+            return usage_error(p, "bad --jobs '%s': expected a comma list "
+                                  "of numbers from 1 to 1024, or 'all'", val);
+    } else if (strcmp(opt, "--algo") == 0) {
+        if (fib_algo_parse(val, &o->algo) != 0)
+            return usage_error(p, "unknown --algo '%s': expected loop, "
+                                  "doubling or gmp", val);
+    } else if (strcmp(opt, "--backend") == 0) {
+        if (parse_backends(p, val, o) != 0)
+            return usage_error(p, "bad --backend '%s'", val);
+    } else if (strcmp(opt, "--json") == 0) {
+        o->json = val;
+    } else {
+        return usage_error(p, "unknown option '%s'", opt);
+    }
+    return 0;
+}
+
+static int parse(const sweep_program *p, int argc, char **argv, options *o,
+                 int cpus)
+{
+    memset(o, 0, sizeof(*o));
+    o->lo = 5000;
+    o->hi = 10000;
+    parse_jobs("1,2,4,8,16,32", o, cpus);
+    parse_backends(p, p->default_backends, o);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_help(p);
+            return 1;
+        }
+        int rc = parse_one(p, argv[i], i + 1 < argc ? argv[i + 1] : NULL, o,
+                           cpus);
+        if (rc != 0)
+            return rc;
+        i++;
+    }
+    return 0;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+static void print_row(const row *r, double serial, int cpus)
+{
+    double speedup = serial / r->seconds;
+    printf("%-8s %6d %9.3f %8.2f %10.2f%s\n", r->backend, r->n_jobs,
+           r->seconds, speedup, speedup / r->n_jobs,
+           r->n_jobs > cpus ? "  * more workers than CPUs" : "");
+    fflush(stdout);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s != '\0'; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void json_body(FILE *f, const sweep_program *p, const options *o,
+                      const tf_cpus *cpus, double serial, const row *rows,
+                      int n_rows)
+{
+    fprintf(f, "{\"program\": ");
+    json_string(f, p->name);
+    fprintf(f, ", \"cpus\": {\"count\": %d, \"source\": ", cpus->count);
+    json_string(f, tf_cpus_source_name(cpus->source));
+    fprintf(f, "}, \"values\": [%lu, %lu], \"algo\": \"%s\", "
+               "\"serial_seconds\": %.6f, \"runs\": [",
+            o->lo, o->hi, fib_algo_name(o->algo), serial);
+    for (int i = 0; i < n_rows; i++) {
+        double speedup = serial / rows[i].seconds;
+        fprintf(f, "%s\n  {\"backend\": \"%s\", \"n_jobs\": %d, "
+                   "\"seconds\": %.6f, \"speedup\": %.4f, "
+                   "\"efficiency\": %.4f, \"verified\": %s}",
+                i ? "," : "", rows[i].backend, rows[i].n_jobs,
+                rows[i].seconds, speedup, speedup / rows[i].n_jobs,
+                rows[i].verified ? "true" : "false");
+    }
+    fprintf(f, "\n]}\n");
+}
+
+/* Written to a temporary file and renamed: never half a file. */
+static int write_json(const sweep_program *p, const options *o,
+                      const tf_cpus *cpus, double serial, const row *rows,
+                      int n_rows)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", o->json, (int)getpid()) >=
+        (int)sizeof tmp)
+        return -1;
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", p->name, o->json,
+                strerror(errno));
+        return -1;
+    }
+    json_body(f, p, o, cpus, serial, rows, n_rows);
+    if (fclose(f) != 0 || rename(tmp, o->json) != 0) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", p->name, o->json,
+                strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- progress --------------------------------------------------------- */
+
+static void draw_progress(void *user, size_t done, size_t total,
+                          double elapsed)
+{
+    (void)user;
+    char line[160];
+    tf_progress_format(line, sizeof line, done, total, elapsed);
+    fprintf(stderr, "\r%s\033[K", line);
+    if (done == total)
+        fprintf(stderr, "\r\033[K");
+}
+
+void sweep_farm_options(const sweep_run *run, tf_options *o)
+{
+    tf_options d = TF_OPTIONS_INIT;
+    *o = d;
+    tf_backend_parse(run->backend, &o->backend);
+    o->n_jobs = run->n_jobs;
+    if (run->progress)
+        o->on_progress = draw_progress;
+}
+
+int sweep_farm_failed(sweep_run *run, int rc, const tf_report *rep)
+{
+    if (rc == TF_EINTR)
+        run->interrupted = rep->signal;
+    if (rc == TF_ETASKS && rep->has_error)
+        snprintf(run->error, sizeof run->error,
+                 "%zu of %zu values failed; first: fib(%lu), code %d",
+                 rep->n_failed, rep->n_tasks,
+                 run->job.lo + (unsigned long)rep->first_error.index,
+                 rep->first_error.code);
+    else
+        snprintf(run->error, sizeof run->error, "%s", tf_strerror(rc));
+    return -1;
+}
+
+/* ---- the sweep -------------------------------------------------------- */
+
+static int serial_baseline(const fib_job *job, fib_results *res,
+                           double *seconds)
+{
+    double t0 = now();
+    for (size_t i = 0; i < res->n; i++)
+        if (fib_job_bytes(job, i, &res->data[i], &res->len[i]) != 0)
+            return -1;
+    *seconds = now() - t0;
+    return 0;
+}
+
+static int exit_for_signal(const sweep_program *p, int signo)
+{
+    fprintf(stderr, "%s: stopped by signal %d\n", p->name, signo);
+    return 128 + signo;
+}
+
+/* Runs one backend at one n_jobs; returns 0, 1 (failed) or 128+signal. */
+static int run_one(const sweep_program *p, sweep_run *run,
+                   const fib_results *serial, row *out)
+{
+    fib_results res;
+    if (fib_results_init(&res, run->n) != 0)
+        return 1;
+    run->job.results = &res;
+    double t0 = now();
+    int rc = p->run(run);
+    out->seconds = now() - t0;
+    out->backend = run->backend;
+    out->n_jobs = run->n_jobs;
+    size_t bad = rc == 0 ? fib_results_compare(serial, &res) : 0;
+    out->verified = rc == 0 && bad == SIZE_MAX;
+    fib_results_release(&res);
+    if (run->interrupted)
+        return exit_for_signal(p, run->interrupted);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s with %d workers failed: %s\n", p->name,
+                run->backend, run->n_jobs, run->error);
+        return 1;
+    }
+    if (!out->verified) {
+        fprintf(stderr, "%s: %s with %d workers: fib(%lu) differs from the "
+                        "serial result\n",
+                p->name, run->backend, run->n_jobs,
+                run->job.lo + (unsigned long)bad);
+        return 1;
+    }
+    return 0;
+}
+
+static void print_header(const sweep_program *p, const options *o,
+                         const tf_cpus *cpus)
+{
+    printf("%s: fib(n) for n = %lu..%lu (%lu values), algorithm %s\n",
+           p->name, o->lo, o->hi - 1, o->hi - o->lo, fib_algo_name(o->algo));
+    printf("CPUs: %d, from %s\n", cpus->count,
+           tf_cpus_source_name(cpus->source));
+}
+
+static int sweep(const sweep_program *p, const options *o,
+                 const tf_cpus *cpus)
+{
+    fib_job job = {o->lo, o->algo, NULL};
+    fib_results serial;
+    double serial_s;
+    print_header(p, o, cpus);
+    fflush(stdout);
+    if (fib_results_init(&serial, o->hi - o->lo) != 0 ||
+        serial_baseline(&job, &serial, &serial_s) != 0) {
+        fprintf(stderr, "%s: out of memory\n", p->name);
+        return 1;
+    }
+    printf("Serial execution time: %.3f s\n", serial_s);
+    printf("%-8s %6s %9s %8s %10s\n", "backend", "n_jobs", "seconds",
+           "speedup", "efficiency");
+    row rows[SWEEP_MAX_JOBS * SWEEP_MAX_BACKENDS];
+    int n_rows = 0, rc = 0;
+    for (int b = 0; b < o->n_backends && rc == 0; b++) {
+        for (int j = 0; j < o->n_jobs && rc == 0; j++) {
+            sweep_run run = {o->backends[b], o->jobs[j], job, serial.n,
+                             isatty(2), "", 0};
+            rc = run_one(p, &run, &serial, &rows[n_rows]);
+            if (rc == 0)
+                print_row(&rows[n_rows++], serial_s, cpus->count);
+        }
+    }
+    fib_results_release(&serial);
+    if (rc == 0)
+        printf("All results verified against the serial run.\n");
+    if (rc == 0 && o->json != NULL &&
+        write_json(p, o, cpus, serial_s, rows, n_rows) != 0)
+        rc = 1;
+    return rc;
+}
+
+int sweep_main(const sweep_program *prog, int argc, char **argv)
+{
+    tf_cpus cpus;
+    tf_cpus_detect(&cpus);
+    options o;
+    int rc = parse(prog, argc, argv, &o, cpus.count);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    return sweep(prog, &o, &cpus);
+}

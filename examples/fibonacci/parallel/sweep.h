@@ -1,0 +1,55 @@
+/*
+ * sweep.h - the command line and the n_jobs sweep that the parallel
+ * Fibonacci examples share.
+ *
+ * Each program supplies a runner ("compute every value with this backend
+ * and this many workers"); the sweep parses the options, detects the CPUs,
+ * times the serial baseline, runs each backend for each n_jobs, checks
+ * every result against the serial one, prints the table and writes JSON.
+ *
+ *   --values LO:HI     fib(n) for LO <= n < HI        (default 5000:10000)
+ *   --jobs LIST        worker counts, e.g. 1,2,4,all   (default 1,2,4,8,16,32)
+ *   --algo NAME        loop | doubling | gmp           (default loop)
+ *   --backend LIST     where the program has several
+ *   --json FILE        also write the figures as JSON
+ *
+ * Exit status: 0 all verified; 1 a mismatch or a failed run; 2 bad usage;
+ * 130 or 143 when SIGINT or SIGTERM stopped it.
+ */
+#ifndef SWEEP_H
+#define SWEEP_H
+
+#include "fib_task.h"
+
+#define SWEEP_MAX_JOBS 32
+#define SWEEP_MAX_BACKENDS 8
+
+typedef struct sweep_run {
+    const char *backend;
+    int n_jobs;
+    fib_job job;               /* what to compute; job.results to fill */
+    size_t n;                  /* values */
+    int progress;              /* draw a progress bar on stderr */
+    char error[160];           /* why it failed */
+    int interrupted;           /* the signal that stopped it, or 0 */
+} sweep_run;
+
+/* Computes every value; 0, or -1 with run->error set. */
+typedef int (*sweep_runner)(sweep_run *run);
+
+typedef struct sweep_program {
+    const char *name;
+    const char *what;               /* one line for --help */
+    const char *const *backends;    /* accepted names, NULL-terminated */
+    const char *default_backends;   /* e.g. "threads" */
+    sweep_runner run;
+} sweep_program;
+
+int sweep_main(const sweep_program *prog, int argc, char **argv);
+
+/* For runners built on taskfarm: options with the progress bar wired. */
+void sweep_farm_options(const sweep_run *run, tf_options *o);
+/* Turns a taskfarm failure into run->error / run->interrupted; returns -1. */
+int sweep_farm_failed(sweep_run *run, int rc, const tf_report *rep);
+
+#endif /* SWEEP_H */
