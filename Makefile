@@ -9,7 +9,7 @@ CMAKE   ?= cmake
 CTEST   ?= ctest
 CONFIGURE = $(CMAKE) -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_WERROR=$(WERROR)
 
-.PHONY: all deps demo test test-sanitize clean
+.PHONY: all deps demo test test-sanitize bench bench-quick clean
 
 all:
 	@$(CONFIGURE) -B $(BUILD) >/dev/null
@@ -36,6 +36,16 @@ test-sanitize:
 	@$(CONFIGURE) -B $(BUILD)-tsan -DTF_SANITIZE=thread >/dev/null
 	@$(CMAKE) --build $(BUILD)-tsan -j$(JOBS)
 	@cd $(BUILD)-tsan && $(CTEST) --output-on-failure -L threads
+
+# Side-by-side measurements; figures in build/bench/*.json.
+bench: all
+	@mkdir -p $(BUILD)/bench
+	@$(BUILD)/bin/bench_core --json $(BUILD)/bench/core.json
+
+# A smoke test of the benchmark harness: asserts nothing about speed.
+bench-quick: all
+	@mkdir -p $(BUILD)/bench
+	@$(BUILD)/bin/bench_core --quick --json $(BUILD)/bench/core-quick.json
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
