@@ -53,5 +53,6 @@ fi
 echo "deps: installing:$missing"
 printf '%s\n' "$PKGS" | awk -v m="$missing " 'NF && index(m, " " $1 " ") {printf "  %-16s ", $1; $1=""; print}'
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# shellcheck disable=SC2086 # $missing is a list of package names
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 echo "deps: done"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # lib.sh - small assertions for the command-line tests; sourced.
 # Each check prints PASS/FAIL; finish prints "N passed, N failed" and sets
 # the exit status.
@@ -13,6 +14,11 @@ bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 check() {
     name=$1; shift
     if "$@"; then ok "$name"; else bad "$name"; fi
+}
+
+# has TEXT PATTERN: TEXT has a line matching the extended regex PATTERN.
+has() {
+    printf '%s\n' "$1" | grep -qE -- "$2"
 }
 
 # expect_out NAME EXPECTED COMMAND...: exit 0 and stdout exactly EXPECTED.

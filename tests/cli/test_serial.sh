@@ -3,6 +3,7 @@
 # usage: test_serial.sh PATH/TO/fibonacci
 set -u
 prog=$1
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 expect_out "no arguments: the tutorial's two lines" \

@@ -364,6 +364,17 @@ static void print_header(const sweep_program *p, const options *o,
            tf_cpus_source_name(cpus->source));
 }
 
+static void warn_oversubscribed(const options *o, const tf_cpus *cpus)
+{
+    int most = 0;
+    for (int j = 0; j < o->n_jobs; j++)
+        most = o->jobs[j] > most ? o->jobs[j] : most;
+    if (most > cpus->count)
+        printf("Warning: n_jobs up to %d, but this job has %d CPU%s: more "
+               "workers than CPUs cannot run faster (rows marked *).\n",
+               most, cpus->count, cpus->count == 1 ? "" : "s");
+}
+
 static int sweep(const sweep_program *p, const options *o,
                  const tf_cpus *cpus)
 {
@@ -371,6 +382,7 @@ static int sweep(const sweep_program *p, const options *o,
     fib_results serial;
     double serial_s;
     print_header(p, o, cpus);
+    warn_oversubscribed(o, cpus);
     fflush(stdout);
     if (fib_results_init(&serial, o->hi - o->lo) != 0 ||
         serial_baseline(&job, &serial, &serial_s) != 0) {

@@ -1,0 +1,128 @@
+#!/bin/bash
+# test_slurm.sh - every job script of the tutorial, submitted with sbatch to
+# a real (private, single-node) Slurm cluster that this test starts and
+# always stops, also when a check fails or the test is interrupted.
+#
+# usage: test_slurm.sh SOURCE_DIR BUILD_DIR
+# Needs root and Debian's slurmctld, slurmd, slurm-client and munge
+# (make deps); without them it fails and says so.
+set -uo pipefail
+src=$(cd "$1" && pwd)
+build=$(cd "$2" && pwd)
+here=$(dirname "$0")
+# shellcheck source=SCRIPTDIR/../cli/lib.sh
+. "$src/tests/cli/lib.sh"
+# shellcheck source=SCRIPTDIR/cluster.sh
+. "$here/cluster.sh"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "FAIL: the Slurm tests start munged, slurmctld and slurmd, and need root"
+    exit 1
+fi
+for cmd in munged slurmctld slurmd sbatch scontrol sinfo squeue scancel; do
+    if ! command -v "$cmd" >/dev/null; then
+        echo "FAIL: $cmd is missing: run 'make deps' (slurm-wlm and munge)"
+        exit 1
+    fi
+done
+
+export SLURM_TEST_BASE=$tmp/cluster
+export SLURM_TEST_PORT=$((20000 + $$ % 20000))
+export TASKFARM_BUILD=$build
+trap 'cluster_down; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+J=$tmp/jobs
+mkdir -p "$J"
+chmod 755 "$tmp" "$J"
+
+t0=$SECONDS
+if ! cluster_up; then
+    echo "FAIL: the cluster did not start; logs:"
+    tail -n 20 "$SLURM_TEST_BASE"/log/*.log
+    exit 1
+fi
+echo "cluster up in $((SECONDS - t0)) s (SLURM_CONF=$SLURM_CONF)"
+
+# submit DIR SCRIPT [ARGS...]: sbatch from DIR, as a user would; sets id,
+# st (final state) and out (the job's output). SBATCH_EXTRA adds options.
+submit() {
+    local dir=$1 script=$2
+    shift 2
+    # shellcheck disable=SC2086 # SBATCH_EXTRA is a list of options
+    id=$(cd "$src/$dir" && sbatch --parsable --chdir="$J" ${SBATCH_EXTRA:-} \
+         "$script" "$@")
+    id=${id%%;*}
+    st=$(wait_job "$id" 180)
+    out=$(cat "$J"/*-"$id".out 2>/dev/null)
+}
+
+has() { printf '%s\n' "$out" | grep -qE -- "$1"; }
+show() { printf -- '--- job %s (%s):\n%s\n---\n' "$id" "$st" "$out"; }
+
+# ---- the serial example -------------------------------------------------
+submit examples/fibonacci/serial c-sp.sh
+check "c-sp.sh: COMPLETED" [ "$st" = COMPLETED ]
+check "c-sp.sh: exactly the tutorial's two lines" [ "$out" = "Fibonacci number at position 7 is: 13
+Fibonacci number at position 20 is: 6765" ] || show
+
+submit examples/fibonacci/serial c-sp.sh 7 -3
+check "c-sp.sh with a bad argument: FAILED" [ "$st" = FAILED ]
+check "  with the program's exit code 2" [ "$(job_field "$id" ExitCode)" = 2:0 ]
+check "  and the reason in its output" has "invalid position '-3'" || show
+
+# ---- the parallel examples: the CPU count comes from the allocation -----
+small=(--values 5000:5600 --jobs "1,2")
+SBATCH_EXTRA="--cpus-per-task=1" submit examples/fibonacci/parallel c-farm.sh \
+    "${small[@]}" --backend threads,procs
+check "c-farm.sh (1 CPU): COMPLETED" [ "$st" = COMPLETED ]
+check "  every result verified" has "^All results verified"
+check "  detects 1 CPU, from Slurm or the mask" \
+      has "^CPUs: 1, from (SLURM_CPUS_PER_TASK|the affinity mask)$" || show
+check "  warns about 2 workers on 1 CPU" has "^Warning: n_jobs up to 2, but this job has 1 CPU:"
+check "  marks the oversubscribed rows" has "^threads +2 .*more workers than CPUs$"
+
+SBATCH_EXTRA="--cpus-per-task=2" submit examples/fibonacci/parallel c-farm.sh \
+    "${small[@]}" --backend procs
+check "c-farm.sh (2 CPUs): COMPLETED, verified" has "^All results verified"
+check "  detects 2 CPUs, from Slurm or the mask" \
+      has "^CPUs: 2, from (SLURM_CPUS_PER_TASK|the affinity mask)$" || show
+check "  no oversubscription warning" test -z "$(printf '%s\n' "$out" | grep Warning)"
+
+SBATCH_EXTRA="--ntasks-per-node=2 --cpus-per-task=1" submit \
+    examples/fibonacci/parallel c-multiproc.sh "${small[@]}"
+check "c-multiproc.sh (2 tasks x 1 CPU): COMPLETED, verified" has "^All results verified"
+check "  the batch step holds both CPUs" \
+      has "^CPUs: 2, from (SLURM_CPUS_ON_NODE|the affinity mask)$" || show
+
+if [ -x "$build/bin/fibonacci_openmp" ]; then
+    SBATCH_EXTRA="--cpus-per-task=2" submit examples/fibonacci/parallel \
+        c-openmp.sh "${small[@]}"
+    check "c-openmp.sh (2 CPUs): COMPLETED, verified" has "^All results verified"
+    check "  detects 2 CPUs" has "^CPUs: 2, from " || show
+fi
+
+SBATCH_EXTRA="--cpus-per-task=1" submit examples/fibonacci/parallel c-farm.sh \
+    --jobs 0,x
+check "c-farm.sh with bad options: FAILED with exit code 2" \
+      [ "$st:$(job_field "$id" ExitCode)" = FAILED:2:0 ]
+check "  and says why" has "bad --jobs '0,x'" || show
+
+# ---- the job array and its dependent combine step -----------------------
+sub=$(cd "$src/examples/fibonacci/array" && FIB_PARTS=$J ./submit.sh --chdir="$J")
+array_id=$(echo "$sub" | sed -n 's/.*array job \([0-9]*\) .*/\1/p')
+combine_id=$(echo "$sub" | sed -n 's/.*combine job \([0-9]*\) .*/\1/p')
+st=$(wait_job "$array_id" 180)
+check "array: every element COMPLETED" [ "$st" = COMPLETED ]
+check "array: four part files" [ "$(find "$J" -name 'fib-part-*.txt' | wc -l)" -eq 4 ]
+id=$combine_id
+st=$(wait_job "$combine_id" 180)
+out=$(cat "$J"/*-"$combine_id".out 2>/dev/null)
+check "array: the afterok combine step COMPLETED" [ "$st" = COMPLETED ] || show
+check "array: combined = the serial program's 5000 lines" \
+      cmp -s "$J/fib-all.txt" <("$build/bin/fibonacci" $(seq 5000 9999))
+check "array: combine ran after the array" \
+      [ "$(job_field "$combine_id" Dependency)" = "(null)" ]
+
+echo "Slurm tests took $((SECONDS - t0)) s"
+finish
