@@ -7,6 +7,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR  ?= $(if $(CI),ON,OFF)
 CMAKE   ?= cmake
 CTEST   ?= ctest
+MAKEFLAGS += --no-print-directory
 CONFIGURE = $(CMAKE) -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_WERROR=$(WERROR)
 
 .PHONY: all deps demo test test-sanitize bench bench-quick clean
