@@ -205,10 +205,16 @@ typedef struct tf_options {
     tf_progress_fn on_progress;  /* NULL = none */
     void *progress_user;
     double progress_interval;    /* seconds; 0 = 0.2 */
+    /* Process backend: told of each failed attempt that will be retried
+     * (err->attempts is the attempt that failed), in the caller's thread;
+     * its return value is ignored. NULL = not told. */
+    tf_error_fn on_retry;
+    void *retry_user;
 } tf_options;
 
-#define TF_OPTIONS_INIT \
-    {TF_BACKEND_AUTO, 0, 0, TF_ORDER_INDEX, 0, 0.0, 0, 0, NULL, NULL, 0.0}
+#define TF_OPTIONS_INIT                                                     \
+    {TF_BACKEND_AUTO, 0, 0, TF_ORDER_INDEX, 0, 0.0, 0, 0, NULL, NULL, 0.0, \
+     NULL, NULL}
 
 /* "serial", "threads", "procs", "mpi" (and "auto"); never NULL. */
 const char *tf_backend_name(tf_backend backend);

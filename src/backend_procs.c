@@ -196,14 +196,21 @@ static void give_spare(procs *p, tf__batch *list)
     }
 }
 
-static int push_retry(procs *p, size_t index, int attempt)
+/* Queues another attempt at `index` after attempt `attempt - 1` failed
+ * with (kind, code), and tells the caller. */
+static int push_retry(procs *p, const tf__run *r, size_t index, int attempt,
+                      int kind, int code)
 {
+    if (r->opts->on_retry != NULL) {
+        tf_task_error failed = {index, (tf_fail_kind)kind, code, attempt - 1};
+        r->opts->on_retry(r->opts->retry_user, &failed);
+    }
     if (p->n_retries == p->retries_cap) {
         size_t cap = p->retries_cap ? 2 * p->retries_cap : 8;
-        retry *r = realloc(p->retries, cap * sizeof(*r));
-        if (r == NULL)
+        retry *grown = realloc(p->retries, cap * sizeof(*grown));
+        if (grown == NULL)
             return TF_ENOMEM;
-        p->retries = r;
+        p->retries = grown;
         p->retries_cap = cap;
     }
     p->retries[p->n_retries++] = (retry){index, attempt};
@@ -237,7 +244,7 @@ static int task_failed(procs *p, tf__run *r, size_t index, int kind, int code,
                        int attempt)
 {
     if (attempt < 1 + r->opts->retries)
-        return push_retry(p, index, attempt + 1);
+        return push_retry(p, r, index, attempt + 1, kind, code);
     tf__batch *b = take_spare(p);
     if (b == NULL || tf__batch_set_failed(b, index, kind, code, attempt) != 0) {
         tf__batch_free(b);
@@ -324,7 +331,8 @@ static int finish_batch(procs *p, tf__run *r, int i, tf__batch *b)
     tf__slot *last = b->count > 0 ? &b->slots[b->count - 1] : NULL;
     if (rc == 0 && last != NULL && last->fail != 0 &&
         last->attempts < 1 + r->opts->retries) {
-        rc = push_retry(p, got_end - 1, last->attempts + 1);
+        rc = push_retry(p, r, got_end - 1, last->attempts + 1, last->fail,
+                        last->code);
         b->count--;
         kill_worker(w); /* the retry goes to a fresh worker */
         if (rc == 0 && spawn(p, i) != 0) {

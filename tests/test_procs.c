@@ -375,12 +375,21 @@ static void test_timeout(void **state)
     assert_int_equal(count_children(), 0);
 }
 
-static void expect_retry_succeeds(death how)
+static int note_retry(void *user, const tf_task_error *err)
+{
+    *(tf_task_error *)user = *err;
+    return 0;
+}
+
+static void expect_retry_succeeds(death how, tf_fail_kind kind, int code)
 {
     victim v = {.every = 100, .at = 10, .how = how, .once = 1};
     make_marks(&v);
     tf_options o = procs_opts(2);
     o.retries = 2;
+    tf_task_error retried = {0};
+    o.on_retry = note_retry;
+    o.retry_user = &retried;
     tf_report rep;
     assert_int_equal(tf_map(&o, 100, victim_task, victim_result, victim_error,
                             &v, &rep),
@@ -389,19 +398,24 @@ static void expect_retry_succeeds(death how)
     assert_int_equal(v.delivered, 100);
     assert_int_equal(rep.n_retried, 1);
     assert_int_equal(rep.n_failed, 0);
+    /* The caller was told which task needed a retry, and why. */
+    assert_int_equal(retried.index, 10);
+    assert_int_equal(retried.kind, kind);
+    assert_int_equal(retried.code, code);
+    assert_int_equal(retried.attempts, 1);
     remove_marks(&v);
 }
 
 static void test_retry_after_crash(void **state)
 {
     (void)state;
-    expect_retry_succeeds(DIE_SEGV);
+    expect_retry_succeeds(DIE_SEGV, TF_FAIL_SIGNAL, SIGSEGV);
 }
 
 static void test_retry_after_error(void **state)
 {
     (void)state;
-    expect_retry_succeeds(DIE_ERROR);
+    expect_retry_succeeds(DIE_ERROR, TF_FAIL_ERROR, 17);
 }
 
 static void test_retries_exhausted(void **state)
