@@ -38,15 +38,18 @@ test-sanitize:
 	@$(CMAKE) --build $(BUILD)-tsan -j$(JOBS)
 	@cd $(BUILD)-tsan && $(CTEST) --output-on-failure -L threads
 
-# Side-by-side measurements; figures in build/bench/*.json.
+# Side-by-side measurements: the library's own costs, then taskfarm against
+# Python multiprocessing, joblib and OpenMP. Figures in build/bench/.
 bench: all
 	@mkdir -p $(BUILD)/bench
 	@$(BUILD)/bin/bench_core --json $(BUILD)/bench/core.json
+	@python3 bench/compare.py $(BUILD)
 
 # A smoke test of the benchmark harness: asserts nothing about speed.
 bench-quick: all
 	@mkdir -p $(BUILD)/bench
 	@$(BUILD)/bin/bench_core --quick --json $(BUILD)/bench/core-quick.json
+	@python3 bench/compare.py $(BUILD) --quick
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

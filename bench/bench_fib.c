@@ -1,0 +1,307 @@
+/*
+ * bench_fib.c - the C side of bench/compare.py: runs one system once and
+ * prints one JSON object. compare.py interleaves the runs and reports.
+ *
+ *   bench_fib run SYSTEM N_JOBS LO HI      time of fib(LO..HI-1), and the
+ *                                          CRC-32 of the decimal results
+ *   bench_fib trivial SYSTEM N_JOBS N      seconds per trivial task
+ *   bench_fib startup SYSTEM N_JOBS        start a pool, ready for work
+ *   bench_fib rss SYSTEM N_JOBS N BYTES    peak RSS above the baseline of N
+ *                                          tasks with BYTES-byte results
+ *   bench_fib floor LO HI                  the limb-addition floor
+ *
+ * SYSTEM: serial (a plain C loop, no library), openmp (parallel for,
+ * schedule(dynamic)), threads, procs (taskfarm). Timings cover what the
+ * Python side's do: creating the pool, mapping, tearing it down.
+ */
+#include "fib_task.h"
+
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+typedef enum { SERIAL, OPENMP, THREADS, PROCS } sys_kind;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_fib: %s\n", what);
+    exit(2);
+}
+
+static sys_kind parse_system(const char *s)
+{
+    static const char *const names[] = {"serial", "openmp", "threads",
+                                        "procs"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0)
+            return (sys_kind)i;
+    die("SYSTEM is serial, openmp, threads or procs");
+    return SERIAL;
+}
+
+static long parse_long(const char *s, long lo, long hi)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+        die("bad number");
+    return v;
+}
+
+static tf_options farm_options(sys_kind k, int n_jobs)
+{
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = k == PROCS ? TF_BACKEND_PROCS : TF_BACKEND_THREADS;
+    o.n_jobs = n_jobs;
+    return o;
+}
+
+/* ---- the workload ----------------------------------------------------- */
+
+static void compute(sys_kind k, int n_jobs, fib_job *job, size_t n)
+{
+    fib_results *res = job->results;
+    int failed = 0;
+    if (k == SERIAL) {
+        for (size_t i = 0; i < n; i++)
+            failed |= fib_job_bytes(job, i, &res->data[i], &res->len[i]);
+    } else if (k == OPENMP) {
+#pragma omp parallel for schedule(dynamic) num_threads(n_jobs) \
+    reduction(| : failed)
+        for (long i = 0; i < (long)n; i++)
+            failed |= fib_job_bytes(job, (size_t)i, &res->data[i],
+                                    &res->len[i]);
+    }
+    if (failed)
+        die("out of memory");
+    if (k == SERIAL || k == OPENMP)
+        return;
+    tf_options o = farm_options(k, n_jobs);
+    if (tf_map(&o, n, fib_job_task, fib_job_store, NULL, job, NULL) != 0)
+        die("tf_map failed");
+}
+
+/* The same text Python's "\n".join(str(v)) + "\n" is, CRC-32 as zlib's. */
+static unsigned long decimal_crc(const fib_results *r)
+{
+    unsigned long crc = crc32(0L, Z_NULL, 0);
+    mpz_t f;
+    mpz_init(f);
+    for (size_t i = 0; i < r->n; i++) {
+        mpz_import(f, r->len[i], 1, 1, 1, 0, r->data[i]);
+        char *s = mpz_get_str(NULL, 10, f);
+        crc = crc32(crc, (const Bytef *)s, (uInt)strlen(s));
+        crc = crc32(crc, (const Bytef *)"\n", 1);
+        free(s);
+    }
+    mpz_clear(f);
+    return crc;
+}
+
+static int cmd_run(sys_kind k, int n_jobs, long lo, long hi)
+{
+    fib_results res;
+    size_t n = (size_t)(hi - lo);
+    if (fib_results_init(&res, n) != 0)
+        die("out of memory");
+    fib_job job = {(unsigned long)lo, FIB_LOOP, &res};
+    double t0 = now();
+    compute(k, n_jobs, &job, n);
+    double t = now() - t0;
+    printf("{\"seconds\": %.6f, \"crc32\": \"%08lx\", \"count\": %zu}\n", t,
+           decimal_crc(&res), n);
+    fib_results_release(&res);
+    return 0;
+}
+
+/* ---- trivial tasks, start-up, memory ---------------------------------- */
+
+static int trivial_task(void *user, size_t i, tf_out *out)
+{
+    size_t bytes = *(const size_t *)user;
+    unsigned char *p = tf_out_extend(out, bytes);
+    if (p == NULL && bytes > 0)
+        return 1;
+    memset(p, (int)(i & 0xff), bytes);
+    return 0;
+}
+
+static int check_result(void *user, size_t i, const void *data, size_t len)
+{
+    (void)user;
+    return len > 0 && ((const unsigned char *)data)[0] != (i & 0xff);
+}
+
+static double farm_trivial(sys_kind k, int n_jobs, size_t n, size_t bytes)
+{
+    tf_options o = farm_options(k, n_jobs);
+    double t0 = now();
+    if (tf_map(&o, n, trivial_task, check_result, NULL, &bytes, NULL) != 0)
+        die("tf_map failed");
+    return now() - t0;
+}
+
+static int cmd_trivial(sys_kind k, int n_jobs, size_t n)
+{
+    double t;
+    if (k == SERIAL || k == OPENMP) {
+        volatile uint64_t *out = malloc(n * sizeof(*out));
+        if (out == NULL)
+            die("out of memory");
+        double t0 = now();
+        if (k == SERIAL) {
+            for (size_t i = 0; i < n; i++)
+                out[i] = (uint64_t)i;
+        } else {
+#pragma omp parallel for schedule(dynamic) num_threads(n_jobs)
+            for (long i = 0; i < (long)n; i++)
+                out[i] = (uint64_t)i;
+        }
+        t = now() - t0;
+        free((void *)out);
+    } else {
+        t = farm_trivial(k, n_jobs, n, 8);
+    }
+    printf("{\"per_task_s\": %.12f}\n", t / (double)n);
+    return 0;
+}
+
+static int cmd_startup(sys_kind k, int n_jobs)
+{
+    double t0 = now(), t;
+    if (k == OPENMP || k == SERIAL) {
+        int seen = 0;
+#pragma omp parallel num_threads(n_jobs) reduction(+ : seen)
+        seen += 1;
+        t = now() - t0;
+        if (seen != n_jobs)
+            die("openmp started too few threads");
+    } else {
+        tf_options o = farm_options(k, n_jobs);
+        tf_farm *farm;
+        if (tf_farm_create(&farm, &o) != 0 ||
+            tf_farm_run(farm, 0, trivial_task, NULL, NULL, NULL, NULL) != 0)
+            die("farm start failed");
+        t = now() - t0;
+        tf_farm_destroy(farm);
+    }
+    printf("{\"seconds\": %.9f}\n", t);
+    return 0;
+}
+
+/* A field of /proc/self/status in KiB ("VmRSS", "VmHWM"). */
+static long status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            v = strtol(line + n + 1, NULL, 10);
+    if (f != NULL)
+        fclose(f);
+    return v;
+}
+
+/* getrusage's ru_maxrss survives execve, so a process started by a big
+ * parent inherits the parent's peak; the kernel's own high-water mark can
+ * be reset instead (clear_refs 5, Linux 4.0+). */
+static void reset_peak(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f == NULL || fputs("5", f) < 0 || fclose(f) != 0)
+        die("cannot reset the RSS high-water mark (/proc/self/clear_refs)");
+}
+
+static int cmd_rss(sys_kind k, int n_jobs, size_t n, size_t bytes)
+{
+    if (k != THREADS && k != PROCS)
+        die("rss measures taskfarm: SYSTEM threads or procs");
+    reset_peak();
+    long base = status_kib("VmRSS");
+    double t = farm_trivial(k, n_jobs, n, bytes);
+    long peak = status_kib("VmHWM");
+    printf("{\"baseline_kib\": %ld, \"peak_kib\": %ld, "
+           "\"over_baseline_bytes\": %ld, \"seconds\": %.3f}\n",
+           base, peak, (peak - base) * 1024L, t);
+    return 0;
+}
+
+/* ---- the floor -------------------------------------------------------- */
+
+/* Limb additions the loop algorithm makes for fib(lo..hi-1): step i adds
+ * limbs(fib(i+1)) limbs, and fib(k) has about k log2(phi) - log2(sqrt 5)
+ * bits. */
+static double limb_adds(long lo, long hi)
+{
+    const double log2phi = 0.69424191363061730, log2sqrt5 = 1.1609640474436813;
+    double total = 0, prefix = 0;
+    for (long i = 0; i < hi; i++) {
+        if (i >= lo)
+            total += prefix;
+        double bits = (double)(i + 1) * log2phi - log2sqrt5 + 1;
+        prefix += bits < 64 ? 1 : (double)(long)((bits + 63) / 64);
+    }
+    return total;
+}
+
+static double ns_per_limb(void)
+{
+    enum { LIMBS = 100, REPS = 2000000 };
+    static mp_limb_t a[LIMBS], b[LIMBS];
+    memset(b, 0x55, sizeof b);
+    double best = 1e9;
+    for (int round = 0; round < 5; round++) {
+        double t0 = now();
+        for (int i = 0; i < REPS; i++)
+            mpn_add_n(a, a, b, LIMBS);
+        double ns = (now() - t0) * 1e9 / ((double)REPS * LIMBS);
+        best = ns < best ? ns : best;
+    }
+    return best;
+}
+
+static int cmd_floor(long lo, long hi)
+{
+    double adds = limb_adds(lo, hi), ns = ns_per_limb();
+    printf("{\"limb_adds\": %.0f, \"ns_per_limb\": %.4f, "
+           "\"floor_seconds_one_cpu\": %.6f}\n",
+           adds, ns, adds * ns * 1e-9);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[1], "floor") == 0 && argc == 4)
+        return cmd_floor(parse_long(argv[2], 0, FIB_MAX_N),
+                         parse_long(argv[3], 1, FIB_MAX_N + 1));
+    if (argc < 4)
+        die("usage: bench_fib run|trivial|startup|rss|floor ... "
+            "(see bench_fib.c)");
+    sys_kind k = parse_system(argv[2]);
+    int n_jobs = (int)parse_long(argv[3], 1, TF_MAX_JOBS);
+    if (strcmp(argv[1], "run") == 0 && argc == 6)
+        return cmd_run(k, n_jobs, parse_long(argv[4], 0, FIB_MAX_N),
+                       parse_long(argv[5], 1, FIB_MAX_N + 1));
+    if (strcmp(argv[1], "trivial") == 0 && argc == 5)
+        return cmd_trivial(k, n_jobs, (size_t)parse_long(argv[4], 1, 1L << 30));
+    if (strcmp(argv[1], "startup") == 0 && argc == 4)
+        return cmd_startup(k, n_jobs);
+    if (strcmp(argv[1], "rss") == 0 && argc == 6)
+        return cmd_rss(k, n_jobs, (size_t)parse_long(argv[4], 1, 1L << 30),
+                       (size_t)parse_long(argv[5], 0, 1L << 20));
+    die("bad arguments (see bench_fib.c)");
+    return 2;
+}
