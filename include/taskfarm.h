@@ -53,7 +53,9 @@ extern "C" {
     X(ECANCELED, -7, "run canceled by the result callback")                    \
     X(EINTR, -8, "run interrupted by a signal")                                \
     X(ENOTBUILT, -9, "backend not built into this library")                    \
-    X(EBUSY, -10, "farm is already running")
+    X(EBUSY, -10, "farm is already running")                                   \
+    X(EWORLD, -11, "n_jobs differs from the MPI world size, or MPI is not "    \
+                   "initialized")
 
 typedef enum {
     TF_OK = 0,
@@ -135,8 +137,8 @@ size_t tf_out_len(const tf_out *out);
  * and must not call back into the farm. */
 typedef int (*tf_task_fn)(void *user, size_t index, tf_out *out);
 
-/* Receives the result of task `index`: `len` bytes at `data`, valid only
- * during the call. Runs in the thread that called tf_farm_run(), one call at
+/* Receives the result of task `index`: `len` bytes at `data` (never NULL,
+ * even when len is 0), valid only during the call. Runs in the thread that called tf_farm_run(), one call at
  * a time. Return 0 to go on; non-zero cancels the run (TF_ECANCELED). */
 typedef int (*tf_result_fn)(void *user, size_t index, const void *data,
                             size_t len);
@@ -178,6 +180,15 @@ typedef enum {
     TF_BACKEND_PROCS,      /* forked worker processes: crash isolation */
     TF_BACKEND_MPI         /* one worker per MPI rank (when built with MPI) */
 } tf_backend;
+
+/* The MPI backend is SPMD: every rank creates the farm and calls every run
+ * with the same arguments. The caller initializes MPI before
+ * tf_farm_create() and finalizes it after tf_farm_destroy(). n_jobs is the
+ * world size (0 or -1 mean "the world size"; another value is refused with
+ * TF_EWORLD). Rank 0 hands out batches, computes when it is otherwise idle,
+ * and runs the result and error callbacks; every rank returns the same code
+ * and report. A rank that dies ends the whole MPI job (MPI cannot survive
+ * it): use the journal to resume. */
 
 typedef enum {
     TF_ORDER_INDEX = 0,    /* results in index order (default) */
@@ -261,8 +272,9 @@ typedef struct tf_farm tf_farm;
 
 /* Creates a farm. `opts` may be NULL for all defaults; it is copied.
  * Returns 0 and sets *out, or TF_EINVAL (bad options), TF_ERANGE (n_jobs out
- * of range), TF_ENOTBUILT (backend missing), TF_ENOMEM. Workers start on the
- * first run. */
+ * of range), TF_ENOTBUILT (backend missing), TF_EWORLD (MPI: n_jobs is not
+ * the world size, or MPI is not initialized), TF_ENOMEM. Workers start on
+ * the first run. */
 int tf_farm_create(tf_farm **out, const tf_options *opts);
 
 /* Stops the workers and frees the farm. NULL is fine. Must not be called

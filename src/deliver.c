@@ -80,8 +80,10 @@ static int deliver_one(tf__deliver *d, const tf__batch *b)
             continue;
         }
         d->report->n_ok++;
+        /* Never NULL, even for an empty result in a batch with no bytes. */
+        const void *data = b->data != NULL ? b->data + s->off : "";
         if (d->on_result != NULL &&
-            d->on_result(d->user, index, b->data + s->off, s->len) != 0)
+            d->on_result(d->user, index, data, s->len) != 0)
             return TF_ECANCELED;
     }
     return 0;
@@ -93,6 +95,11 @@ static void push(tf__batch **list, tf__batch *b)
     *list = b;
 }
 
+static size_t footprint(const tf__batch *b)
+{
+    return b->len + b->count * sizeof(tf__slot);
+}
+
 static void insert_sorted(tf__deliver *d, tf__batch *b)
 {
     tf__batch **p = &d->pending;
@@ -101,6 +108,7 @@ static void insert_sorted(tf__deliver *d, tf__batch *b)
     b->next = *p;
     *p = b;
     d->n_pending++;
+    d->pending_bytes += footprint(b);
 }
 
 int tf__deliver_batch(tf__deliver *d, tf__batch *b, tf__batch **spent)
@@ -121,6 +129,7 @@ int tf__deliver_batch(tf__deliver *d, tf__batch *b, tf__batch **spent)
         tf__batch *head = d->pending;
         d->pending = head->next;
         d->n_pending--;
+        d->pending_bytes -= footprint(head);
         d->next += head->count;
         d->status = deliver_one(d, head);
         push(spent, head);
@@ -137,4 +146,5 @@ void tf__deliver_drain(tf__deliver *d, tf__batch **spent)
         push(spent, b);
     }
     d->n_pending = 0;
+    d->pending_bytes = 0;
 }

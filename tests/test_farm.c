@@ -99,6 +99,8 @@ static int on_result(void *user, size_t i, const void *data, size_t len)
     } else if (c->seen[i]++) {
         c->bad = 1;
     }
+    if (data == NULL) /* promised never NULL, even for 0 bytes */
+        c->bad = 1;
     c->delivered++;
     c->sum += mix(i ^ (uint64_t)len << 40);
     return c->delivered == c->cancel_at ? 1 : 0;

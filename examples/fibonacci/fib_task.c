@@ -83,7 +83,8 @@ int fib_results_set(fib_results *r, size_t i, const void *data, size_t len)
         free(copy);
         return -1;
     }
-    memcpy(copy, data, len);
+    if (len > 0)
+        memcpy(copy, data, len);
     free(r->data[i]);
     r->data[i] = copy;
     r->len[i] = len;
