@@ -386,11 +386,6 @@ static int send_job(procs *p, tf__run *r, int i, tf__range job, int attempt)
     return 0;
 }
 
-static int must_wait(const procs *p, const tf__run *r)
-{
-    return r->deliver.ordered && r->sched.n_redo == 0 &&
-           r->deliver.n_pending >= tf__run_pending_limit(r, p->n);
-}
 
 static int dispatch_one(procs *p, tf__run *r, int i)
 {
@@ -398,7 +393,7 @@ static int dispatch_one(procs *p, tf__run *r, int i)
         retry t = p->retries[--p->n_retries];
         return send_job(p, r, i, (tf__range){t.index, 1}, t.attempt);
     }
-    if (p->n_retries > 0 || must_wait(p, r))
+    if (p->n_retries > 0 || tf__run_must_wait(r, p->n))
         return 0; /* keep fresh workers for retries; let delivery catch up */
     tf__range job = tf__sched_next(&r->sched);
     return job.count > 0 ? send_job(p, r, i, job, 0) : 0;
@@ -596,4 +591,4 @@ static void procs_stop(tf_farm *farm)
     farm->state = NULL;
 }
 
-const tf__backend_ops tf__procs_ops = {procs_start, procs_run, procs_stop};
+const tf__backend_ops tf__procs_ops = {NULL, procs_start, procs_run, procs_stop};

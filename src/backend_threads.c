@@ -282,5 +282,5 @@ static void threads_stop(tf_farm *farm)
     farm->state = NULL;
 }
 
-const tf__backend_ops tf__threads_ops = {threads_start, threads_run,
+const tf__backend_ops tf__threads_ops = {NULL, threads_start, threads_run,
                                          threads_stop};

@@ -115,8 +115,10 @@ static int check_options(const tf_options *o)
     return 0;
 }
 
-static int count_workers(const tf_options *o)
+static int count_workers(const tf__backend_ops *ops, const tf_options *o)
 {
+    if (ops->workers != NULL)
+        return ops->workers(o);
     if (o->backend == TF_BACKEND_SERIAL)
         return 1;
     tf_cpus cpus;
@@ -137,7 +139,7 @@ int tf_farm_create(tf_farm **out, const tf_options *opts)
     const tf__backend_ops *ops = backend_ops(o->backend);
     if (ops == NULL)
         return TF_ENOTBUILT;
-    int workers = count_workers(o);
+    int workers = count_workers(ops, o);
     if (workers < 0)
         return workers;
     tf_farm *f = calloc(1, sizeof(*f));
@@ -168,6 +170,13 @@ size_t tf__run_pending_limit(const tf__run *r, int workers)
 {
     (void)r;
     return 2 * (size_t)workers + 4;
+}
+
+int tf__run_must_wait(const tf__run *r, int workers)
+{
+    size_t limit = ((size_t)2 * (size_t)workers + 4) << 20;
+    return r->deliver.ordered && r->sched.n_redo == 0 &&
+           r->deliver.pending_bytes >= limit;
 }
 
 static void report_begin(tf_report *rep, size_t n_tasks, int workers)

@@ -97,6 +97,8 @@ TF__HIDDEN void tf__sched_release(tf__sched *s);
 /* The next range to compute; count == 0 means nothing is left (or the
  * scheduler was stopped). */
 TF__HIDDEN tf__range tf__sched_next(tf__sched *s);
+/* The same, at most `cap` tasks. */
+TF__HIDDEN tf__range tf__sched_next_capped(tf__sched *s, size_t cap);
 /* Feeds the automatic batch size with a finished batch. */
 TF__HIDDEN void tf__sched_observe(tf__sched *s, size_t count, double seconds,
                                   size_t bytes);
@@ -113,6 +115,7 @@ typedef struct tf__deliver {
     size_t next;              /* index order: the next index to deliver */
     tf__batch *pending;       /* index order: finished, waiting, by start */
     size_t n_pending;
+    size_t pending_bytes;     /* their results and slots */
     int ordered, stop_on_error;
     int status;               /* 0, or why delivery stopped */
     tf_result_fn on_result;
@@ -156,8 +159,15 @@ typedef struct tf__run {
 /* Most completed-but-undelivered batches a run keeps before it stops
  * handing out work (index order only): bounds memory by what is in flight. */
 TF__HIDDEN size_t tf__run_pending_limit(const tf__run *r, int workers);
+/* 1 when dispatch must wait for delivery to catch up: in index order, the
+ * results waiting behind a missing batch hold more than about 1 MiB per
+ * worker. Bytes, not batches: one-task batches (MPI's rank 0) are tiny. */
+TF__HIDDEN int tf__run_must_wait(const tf__run *r, int workers);
 
 typedef struct tf__backend_ops {
+    /* How many workers these options give, or a TF_E code; NULL for the
+     * CPU-based default (tf_resolve_jobs). */
+    int (*workers)(const tf_options *opts);
     /* Starts the workers; called on the first run. 0 or a TF_E code. */
     int (*start)(tf_farm *farm);
     /* Drives one run to its end. Returns 0 or a TF_E code for a failure of

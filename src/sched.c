@@ -67,15 +67,19 @@ static size_t auto_size(tf__sched *s, size_t remaining)
     return want;
 }
 
-tf__range tf__sched_next(tf__sched *s)
+tf__range tf__sched_next_capped(tf__sched *s, size_t cap)
 {
     tf__range r = {0, 0};
-    if (s->stopped)
+    if (s->stopped || cap == 0)
         return r;
     if (s->n_redo > 0) {
         r = s->redo[0];
         memmove(s->redo, s->redo + 1, (s->n_redo - 1) * sizeof(*s->redo));
         s->n_redo--;
+        if (r.count > cap) { /* give back the rest, still lowest first */
+            tf__sched_requeue(s, r.start + cap, r.count - cap);
+            r.count = cap;
+        }
         return r;
     }
     size_t remaining = s->n_tasks - s->next;
@@ -83,9 +87,14 @@ tf__range tf__sched_next(tf__sched *s)
         return r;
     size_t size = s->fixed ? s->fixed : auto_size(s, remaining);
     r.start = s->next;
-    r.count = min_size(size, remaining);
+    r.count = min_size(min_size(size, remaining), cap);
     s->next += r.count;
     return r;
+}
+
+tf__range tf__sched_next(tf__sched *s)
+{
+    return tf__sched_next_capped(s, SIZE_MAX);
 }
 
 void tf__sched_observe(tf__sched *s, size_t count, double seconds,

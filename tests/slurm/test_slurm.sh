@@ -102,6 +102,19 @@ if [ -x "$build/bin/fibonacci_openmp" ]; then
     check "  detects 2 CPUs" has "^CPUs: 2, from " || show
 fi
 
+if [ -x "$build/bin/fibonacci_mpi" ]; then
+    # c-mpi.sh asks for 2 nodes x 8 tasks; on this one node, 2 tasks.
+    SBATCH_EXTRA="--nodes=1 --ntasks-per-node=2" submit \
+        examples/fibonacci/parallel c-mpi.sh --values 5000:5600
+    check "c-mpi.sh (1 node, 2 ranks, srun --mpi=pmix): COMPLETED" \
+          [ "$st" = COMPLETED ] || show
+    check "  every result verified on rank 0" has "^All results verified"
+    check "  n_jobs is the world size, 2" \
+          has "^CPUs: 2, from the MPI world size$"
+    check "  one table, from rank 0 only" \
+          [ "$(printf '%s\n' "$out" | grep -c '^All results verified')" -eq 1 ]
+fi
+
 SBATCH_EXTRA="--cpus-per-task=1" submit examples/fibonacci/parallel c-farm.sh \
     --jobs 0,x
 check "c-farm.sh with bad options: FAILED with exit code 2" \

@@ -26,8 +26,12 @@ int main(int argc, char **argv)
     static const char *const backends[] = {"serial", "threads", "procs",
                                            NULL};
     const sweep_program prog = {
-        "fibonacci_farm",
-        "The joblib-style example: tf_map() applies fib to every value.",
-        backends, "threads", run_farm};
+        .name = "fibonacci_farm",
+        .what = "The joblib-style example: tf_map() applies fib to every "
+                "value.",
+        .backends = backends,
+        .default_backends = "threads",
+        .run = run_farm,
+    };
     return sweep_main(&prog, argc, argv);
 }

@@ -28,9 +28,12 @@ int main(int argc, char **argv)
 {
     static const char *const backends[] = {"procs", NULL};
     const sweep_program prog = {
-        "fibonacci_multiproc",
-        "The process-pool example: create a pool of forked workers, map fib "
-        "over the values, destroy the pool.",
-        backends, "procs", run_pool};
+        .name = "fibonacci_multiproc",
+        .what = "The process-pool example: create a pool of forked workers, "
+                "map fib over the values, destroy the pool.",
+        .backends = backends,
+        .default_backends = "procs",
+        .run = run_pool,
+    };
     return sweep_main(&prog, argc, argv);
 }

@@ -30,9 +30,12 @@ int main(int argc, char **argv)
 {
     static const char *const backends[] = {"openmp", NULL};
     const sweep_program prog = {
-        "fibonacci_openmp",
-        "The multithreaded example: an OpenMP parallel for, "
-        "schedule(dynamic).",
-        backends, "openmp", run_openmp};
+        .name = "fibonacci_openmp",
+        .what = "The multithreaded example: an OpenMP parallel for, "
+                "schedule(dynamic).",
+        .backends = backends,
+        .default_backends = "openmp",
+        .run = run_openmp,
+    };
     return sweep_main(&prog, argc, argv);
 }

@@ -33,6 +33,12 @@ typedef struct row {
     int verified;
 } row;
 
+static const char *cpus_source(const sweep_program *p, const tf_cpus *cpus)
+{
+    return p->cpus_count > 0 ? p->cpus_source
+                             : tf_cpus_source_name(cpus->source);
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -45,6 +51,8 @@ static double now(void)
 static int usage_error(const sweep_program *p, const char *fmt,
                        const char *arg)
 {
+    if (p->silent_rank)
+        return 2;
     fprintf(stderr, "%s: ", p->name);
     fprintf(stderr, fmt, arg);
     fprintf(stderr, " (try --help)\n");
@@ -179,11 +187,13 @@ static int parse(const sweep_program *p, int argc, char **argv, options *o,
     memset(o, 0, sizeof(*o));
     o->lo = 5000;
     o->hi = 10000;
-    parse_jobs("1,2,4,8,16,32", o, cpus);
+    parse_jobs(p->default_jobs != NULL ? p->default_jobs : "1,2,4,8,16,32", o,
+               cpus);
     parse_backends(p, p->default_backends, o);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            print_help(p);
+            if (!p->silent_rank)
+                print_help(p);
             return 1;
         }
         int rc = parse_one(p, argv[i], i + 1 < argc ? argv[i + 1] : NULL, o,
@@ -224,7 +234,7 @@ static void json_body(FILE *f, const sweep_program *p, const options *o,
     fprintf(f, "{\"program\": ");
     json_string(f, p->name);
     fprintf(f, ", \"cpus\": {\"count\": %d, \"source\": ", cpus->count);
-    json_string(f, tf_cpus_source_name(cpus->source));
+    json_string(f, cpus_source(p, cpus));
     fprintf(f, "}, \"values\": [%lu, %lu], \"algo\": \"%s\", "
                "\"serial_seconds\": %.6f, \"runs\": [",
             o->lo, o->hi, fib_algo_name(o->algo), serial);
@@ -360,8 +370,7 @@ static void print_header(const sweep_program *p, const options *o,
 {
     printf("%s: fib(n) for n = %lu..%lu (%lu values), algorithm %s\n",
            p->name, o->lo, o->hi - 1, o->hi - o->lo, fib_algo_name(o->algo));
-    printf("CPUs: %d, from %s\n", cpus->count,
-           tf_cpus_source_name(cpus->source));
+    printf("CPUs: %d, from %s\n", cpus->count, cpus_source(p, cpus));
 }
 
 static void warn_oversubscribed(const options *o, const tf_cpus *cpus)
@@ -412,13 +421,32 @@ static int sweep(const sweep_program *p, const options *o,
     return rc;
 }
 
+/* A rank other than 0 of an SPMD program: the same runs, in the same order,
+ * with nothing printed and nothing kept (results arrive on rank 0). */
+static int take_part(const sweep_program *p, const options *o)
+{
+    int rc = 0;
+    for (int b = 0; b < o->n_backends; b++) {
+        for (int j = 0; j < o->n_jobs; j++) {
+            sweep_run run = {o->backends[b], o->jobs[j],
+                             {o->lo, o->algo, NULL}, o->hi - o->lo, 0, "", 0};
+            rc |= p->run(&run) != 0;
+        }
+    }
+    return rc;
+}
+
 int sweep_main(const sweep_program *prog, int argc, char **argv)
 {
     tf_cpus cpus;
     tf_cpus_detect(&cpus);
+    if (prog->cpus_count > 0)
+        cpus.count = prog->cpus_count;
     options o;
     int rc = parse(prog, argc, argv, &o, cpus.count);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
+    if (prog->silent_rank)
+        return take_part(prog, &o);
     return sweep(prog, &o, &cpus);
 }

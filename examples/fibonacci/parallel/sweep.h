@@ -43,6 +43,12 @@ typedef struct sweep_program {
     const char *const *backends;    /* accepted names, NULL-terminated */
     const char *default_backends;   /* e.g. "threads" */
     sweep_runner run;
+    /* For SPMD programs (MPI). All zero/NULL otherwise. */
+    const char *default_jobs;       /* NULL = "1,2,4,8,16,32" */
+    int cpus_count;                 /* > 0: report this instead of the */
+    const char *cpus_source;        /*   detected CPUs, from this source */
+    int silent_rank;                /* not rank 0: take part in the runs,
+                                       print and check nothing */
 } sweep_program;
 
 int sweep_main(const sweep_program *prog, int argc, char **argv);

@@ -1,0 +1,194 @@
+/*
+ * test_mpi.c - the MPI backend against the task model, on however many
+ * ranks mpirun starts (CTest runs it on 1, 2, 3 and 4): results identical
+ * to the serial backend for varied N (N = 0, N below the world size),
+ * index order, each index once as completed, variable sizes, a failing
+ * task reported on rank 0, the same return code and report on every rank,
+ * and a wrong n_jobs refused.
+ *
+ * A plain SPMD program, not cmocka: every rank runs every check, the
+ * failures are summed over the ranks, and rank 0 prints the closing line.
+ */
+#include "taskfarm.h"
+
+#include <mpi.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int rank, world;
+static int passed, failed;
+
+static void check(int ok, const char *what, size_t n)
+{
+    if (ok) {
+        passed++;
+        return;
+    }
+    failed++;
+    fprintf(stderr, "rank %d: FAIL: %s (N = %zu)\n", rank, what, n);
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+typedef struct probe {
+    size_t n, next, delivered, errors, big_every;
+    size_t fail_every;
+    unsigned char *seen;
+    int ordered, bad;
+    uint64_t digest;
+} probe;
+
+static size_t size_of(const probe *p, size_t i)
+{
+    if (p->big_every != 0 && i % p->big_every == 3)
+        return (size_t)1 << 20;
+    return (size_t)(mix(i) % 40);
+}
+
+static int task(void *user, size_t i, tf_out *out)
+{
+    const probe *p = user;
+    if (p->fail_every != 0 && i % p->fail_every == 7)
+        return 9;
+    size_t len = size_of(p, i);
+    unsigned char *d = tf_out_extend(out, len);
+    for (size_t k = 0; k < len; k++)
+        d[k] = (unsigned char)mix(i * 7 + k);
+    return 0;
+}
+
+static int on_result(void *user, size_t i, const void *data, size_t len)
+{
+    probe *p = user;
+    const unsigned char *d = data;
+    if (len != size_of(p, i) || i >= p->n)
+        p->bad = 1;
+    for (size_t k = 0; k < len && !p->bad; k++)
+        p->bad |= d[k] != (unsigned char)mix(i * 7 + k);
+    if (p->ordered && i < p->next)
+        p->bad = 1;
+    if (!p->ordered && p->seen[i]++)
+        p->bad = 1;
+    p->next = i + 1;
+    p->delivered++;
+    p->digest += mix(i + len * 0x9e3779b97f4a7c15ULL);
+    return 0;
+}
+
+static int on_error(void *user, const tf_task_error *e)
+{
+    probe *p = user;
+    p->errors++;
+    p->bad |= e->kind != TF_FAIL_ERROR || e->code != 9 || e->index % 100 != 7;
+    return 0;
+}
+
+/* Runs N tasks on `backend`; returns the code, fills *p and *rep. */
+static int run(tf_backend backend, size_t n, size_t batch, tf_order order,
+               probe *p, tf_report *rep, size_t fail_every, size_t big_every)
+{
+    memset(p, 0, sizeof(*p));
+    p->n = n;
+    p->ordered = order == TF_ORDER_INDEX;
+    p->fail_every = fail_every;
+    p->big_every = big_every;
+    p->seen = calloc(n > 0 ? n : 1, 1);
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = backend;
+    o.batch_size = batch;
+    o.order = order;
+    int rc = tf_map(&o, n, task, on_result, on_error, p, rep);
+    free(p->seen);
+    return rc;
+}
+
+/* Every rank must have returned rc; rank 0 compares with the serial run. */
+static void same_as_serial(size_t n, size_t batch, tf_order order)
+{
+    probe mp, ser;
+    tf_report mrep, srep;
+    int rc = run(TF_BACKEND_MPI, n, batch, order, &mp, &mrep, 0, 0);
+    check(rc == 0, "mpi run returns 0 on every rank", n);
+    check(mrep.n_ok == n && mrep.n_failed == 0, "report on every rank", n);
+    if (rank != 0) {
+        check(mp.delivered == 0, "callbacks only on rank 0", n);
+        return;
+    }
+    run(TF_BACKEND_SERIAL, n, 0, TF_ORDER_INDEX, &ser, &srep, 0, 0);
+    check(!mp.bad, "results, order, each index once", n);
+    check(mp.delivered == n, "every result delivered", n);
+    check(mp.digest == ser.digest, "same results as serial", n);
+}
+
+static void failing_tasks(void)
+{
+    probe p;
+    tf_report rep;
+    size_t n = 1000;
+    int rc = run(TF_BACKEND_MPI, n, 0, TF_ORDER_INDEX, &p, &rep, 100, 0);
+    check(rc == TF_ETASKS, "a failing task gives TF_ETASKS on every rank", n);
+    check(rep.n_failed == 10 && rep.n_ok == 990, "failures counted", n);
+    check(rep.has_error && rep.first_error.index == 7,
+          "first failure named on every rank", n);
+    if (rank == 0)
+        check(p.errors == 10 && p.delivered == 990 && !p.bad,
+              "errors reported on rank 0, the rest delivered", n);
+}
+
+static void big_results(void)
+{
+    probe p;
+    tf_report rep;
+    size_t n = 60;
+    int rc = run(TF_BACKEND_MPI, n, 0, TF_ORDER_INDEX, &p, &rep, 0, 10);
+    check(rc == 0 && rep.n_ok == n, "1 MiB results travel", n);
+    if (rank == 0)
+        check(!p.bad && p.delivered == n, "1 MiB results intact", n);
+}
+
+static void wrong_world(void)
+{
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    o.n_jobs = world + 1;
+    tf_farm *farm = NULL;
+    check(tf_farm_create(&farm, &o) == TF_EWORLD && farm == NULL,
+          "n_jobs other than the world size refused", 0);
+    o.n_jobs = -1;
+    check(tf_farm_create(&farm, &o) == 0 && tf_farm_workers(farm) == world,
+          "n_jobs -1 is the world size", 0);
+    tf_farm_destroy(farm);
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    static const size_t sizes[] = {0, 1, 2, 3, 5, 1000, 20000};
+    static const size_t batches[] = {0, 1, 7};
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(*sizes); s++)
+        for (size_t b = 0; b < 3; b++)
+            same_as_serial(sizes[s], batches[b], TF_ORDER_INDEX);
+    same_as_serial(5000, 0, TF_ORDER_COMPLETED);
+    failing_tasks();
+    big_results();
+    wrong_world();
+    int local[2] = {passed, failed}, total[2];
+    MPI_Reduce(local, total, 2, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (rank == 0)
+        printf("mpi on %d ranks: %d passed, %d failed\n", world, total[0],
+               total[1]);
+    int any = failed;
+    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Finalize();
+    return any != 0;
+}
