@@ -81,7 +81,8 @@ static int deliver_one(tf__deliver *d, const tf__batch *b)
         }
         d->report->n_ok++;
         /* Never NULL, even for an empty result in a batch with no bytes. */
-        const void *data = b->data != NULL ? b->data + s->off : "";
+        static const unsigned char empty[1];
+        const unsigned char *data = b->data != NULL ? b->data + s->off : empty;
         if (d->on_result != NULL &&
             d->on_result(d->user, index, data, s->len) != 0)
             return TF_ECANCELED;
