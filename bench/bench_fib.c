@@ -10,12 +10,18 @@
  *                                          tasks with BYTES-byte results
  *   bench_fib floor LO HI                  the limb-addition floor
  *
+ *   bench_fib latency SYSTEM N_JOBS N      seconds per one-task batch
+ *   bench_fib exchange mpi 2 N             (mpirun -n 2) one batch's
+ *                                          messages between ranks 0 and 1
+ *
  * SYSTEM: serial (a plain C loop, no library), openmp (parallel for,
- * schedule(dynamic)), threads, procs (taskfarm). Timings cover what the
- * Python side's do: creating the pool, mapping, tearing it down.
+ * schedule(dynamic)), threads, procs, mpi (taskfarm; mpi under mpirun,
+ * where N_JOBS is the world size and rank 0 prints). Timings cover what
+ * the Python side's do: creating the pool, mapping, tearing it down.
  */
 #include "fib_task.h"
 
+#include <mpi.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +30,9 @@
 #include <time.h>
 #include <zlib.h>
 
-typedef enum { SERIAL, OPENMP, THREADS, PROCS } sys_kind;
+typedef enum { SERIAL, OPENMP, THREADS, PROCS, MPI } sys_kind;
+
+static int rank; /* MPI rank; 0 elsewhere. Only rank 0 prints. */
 
 static double now(void)
 {
@@ -42,11 +50,11 @@ static void die(const char *what)
 static sys_kind parse_system(const char *s)
 {
     static const char *const names[] = {"serial", "openmp", "threads",
-                                        "procs"};
-    for (int i = 0; i < 4; i++)
+                                        "procs", "mpi"};
+    for (int i = 0; i < 5; i++)
         if (strcmp(s, names[i]) == 0)
             return (sys_kind)i;
-    die("SYSTEM is serial, openmp, threads or procs");
+    die("SYSTEM is serial, openmp, threads, procs or mpi");
     return SERIAL;
 }
 
@@ -62,7 +70,9 @@ static long parse_long(const char *s, long lo, long hi)
 static tf_options farm_options(sys_kind k, int n_jobs)
 {
     tf_options o = TF_OPTIONS_INIT;
-    o.backend = k == PROCS ? TF_BACKEND_PROCS : TF_BACKEND_THREADS;
+    o.backend = k == PROCS ? TF_BACKEND_PROCS
+                : k == MPI ? TF_BACKEND_MPI
+                           : TF_BACKEND_THREADS;
     o.n_jobs = n_jobs;
     return o;
 }
@@ -119,8 +129,9 @@ static int cmd_run(sys_kind k, int n_jobs, long lo, long hi)
     double t0 = now();
     compute(k, n_jobs, &job, n);
     double t = now() - t0;
-    printf("{\"seconds\": %.6f, \"crc32\": \"%08lx\", \"count\": %zu}\n", t,
-           decimal_crc(&res), n);
+    if (rank == 0)
+        printf("{\"seconds\": %.6f, \"crc32\": \"%08lx\", \"count\": %zu}\n",
+               t, decimal_crc(&res), n);
     fib_results_release(&res);
     return 0;
 }
@@ -143,9 +154,11 @@ static int check_result(void *user, size_t i, const void *data, size_t len)
     return len > 0 && ((const unsigned char *)data)[0] != (i & 0xff);
 }
 
-static double farm_trivial(sys_kind k, int n_jobs, size_t n, size_t bytes)
+static double farm_trivial(sys_kind k, int n_jobs, size_t n, size_t bytes,
+                           size_t batch)
 {
     tf_options o = farm_options(k, n_jobs);
+    o.batch_size = batch;
     double t0 = now();
     if (tf_map(&o, n, trivial_task, check_result, NULL, &bytes, NULL) != 0)
         die("tf_map failed");
@@ -171,9 +184,23 @@ static int cmd_trivial(sys_kind k, int n_jobs, size_t n)
         t = now() - t0;
         free((void *)out);
     } else {
-        t = farm_trivial(k, n_jobs, n, 8);
+        t = farm_trivial(k, n_jobs, n, 8, 0);
     }
-    printf("{\"per_task_s\": %.12f}\n", t / (double)n);
+    if (rank == 0)
+        printf("{\"per_task_s\": %.12f}\n", t / (double)n);
+    return 0;
+}
+
+/* One task per batch: what a batch costs the farm (for MPI, rank 0's
+ * work per message exchange, the figure that bounds how many ranks it can
+ * feed). */
+static int cmd_latency(sys_kind k, int n_jobs, size_t n)
+{
+    if (k != THREADS && k != PROCS && k != MPI)
+        die("latency measures taskfarm: threads, procs or mpi");
+    double t = farm_trivial(k, n_jobs, n, 8, 1);
+    if (rank == 0)
+        printf("{\"per_batch_s\": %.12f}\n", t / (double)n);
     return 0;
 }
 
@@ -231,7 +258,7 @@ static int cmd_rss(sys_kind k, int n_jobs, size_t n, size_t bytes)
         die("rss measures taskfarm: SYSTEM threads or procs");
     reset_peak();
     long base = status_kib("VmRSS");
-    double t = farm_trivial(k, n_jobs, n, bytes);
+    double t = farm_trivial(k, n_jobs, n, bytes, 0);
     long peak = status_kib("VmHWM");
     printf("{\"baseline_kib\": %ld, \"peak_kib\": %ld, "
            "\"over_baseline_bytes\": %ld, \"seconds\": %.3f}\n",
@@ -282,7 +309,41 @@ static int cmd_floor(long lo, long hi)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* The messages of one batch as the MPI backend sends them (header, slots,
+ * data from the worker; the next job from rank 0), back and forth N times:
+ * the round trip bounds what rank 0 spends per batch. */
+static int cmd_exchange(size_t n)
+{
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size != 2)
+        die("exchange runs on exactly 2 ranks");
+    unsigned char hdr[32] = {0}, slots[40] = {0}, data[8] = {0};
+    uint64_t job[2] = {0, 1};
+    MPI_Barrier(MPI_COMM_WORLD);
+    double t0 = now();
+    for (size_t i = 0; i < n; i++) {
+        if (rank == 0) {
+            MPI_Recv(hdr, 32, MPI_BYTE, 1, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Recv(slots, 40, MPI_BYTE, 1, 3, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
+            MPI_Recv(data, 8, MPI_BYTE, 1, 4, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Send(job, 2, MPI_UINT64_T, 1, 1, MPI_COMM_WORLD);
+        } else {
+            MPI_Send(hdr, 32, MPI_BYTE, 0, 2, MPI_COMM_WORLD);
+            MPI_Send(slots, 40, MPI_BYTE, 0, 3, MPI_COMM_WORLD);
+            MPI_Send(data, 8, MPI_BYTE, 0, 4, MPI_COMM_WORLD);
+            MPI_Recv(job, 2, MPI_UINT64_T, 0, 1, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
+        }
+    }
+    double t = now() - t0;
+    if (rank == 0)
+        printf("{\"round_trip_s\": %.12f}\n", t / (double)n);
+    return 0;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc >= 3 && strcmp(argv[1], "floor") == 0 && argc == 4)
         return cmd_floor(parse_long(argv[2], 0, FIB_MAX_N),
@@ -302,6 +363,23 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "rss") == 0 && argc == 6)
         return cmd_rss(k, n_jobs, (size_t)parse_long(argv[4], 1, 1L << 30),
                        (size_t)parse_long(argv[5], 0, 1L << 20));
+    if (strcmp(argv[1], "exchange") == 0 && argc == 5 && k == MPI)
+        return cmd_exchange((size_t)parse_long(argv[4], 1, 1L << 30));
+    if (strcmp(argv[1], "latency") == 0 && argc == 5)
+        return cmd_latency(k, n_jobs, (size_t)parse_long(argv[4], 1, 1L << 30));
     die("bad arguments (see bench_fib.c)");
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    int mpi = argc >= 3 && strcmp(argv[2], "mpi") == 0;
+    if (mpi) {
+        MPI_Init(&argc, &argv);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    }
+    int rc = dispatch(argc, argv);
+    if (mpi)
+        MPI_Finalize();
+    return rc;
 }

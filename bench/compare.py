@@ -24,7 +24,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3"
 
-# (name, side, system, parallel): parallel systems run for every n_jobs.
+# (name, side, system, parallel): parallel systems run for every n_jobs;
+# MPI (side "mpi", under mpirun) on 2 ranks only, when it is built.
 SYSTEMS = [
     ("python-serial", "py", "serial", False),
     ("python-pool", "py", "pool", True),
@@ -33,7 +34,9 @@ SYSTEMS = [
     ("openmp", "c", "openmp", True),
     ("taskfarm-threads", "c", "threads", True),
     ("taskfarm-procs", "c", "procs", True),
+    ("taskfarm-mpi", "mpi", "mpi", False),
 ]
+MPI_RANKS = 2
 TASKFARM = ("taskfarm-threads", "taskfarm-procs")
 
 
@@ -53,6 +56,9 @@ class Setup:
 def call(setup, side, args):
     if side == "py":
         cmd = [PYTHON, os.path.join(HERE, "py_fib.py")] + args
+    elif side == "mpi":
+        cmd = ["mpirun", "--allow-run-as-root", "-n", str(MPI_RANKS),
+               setup.bench_fib] + args
     else:
         cmd = [setup.bench_fib] + args
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -72,8 +78,17 @@ def check_tools(setup):
                  "(python3-joblib)" % PYTHON)
 
 
+def have_mpi():
+    return subprocess.run(["sh", "-c", "command -v mpirun"],
+                          capture_output=True).returncode == 0
+
+
 def pairs(setup):
     for name, side, system, parallel in SYSTEMS:
+        if side == "mpi":
+            if have_mpi():
+                yield name, side, system, MPI_RANKS
+            continue
         for n in (setup.jobs if parallel else [1]):
             yield name, side, system, n
 
@@ -134,11 +149,19 @@ def best_row(rows, names):
                key=lambda r: r["median_s"])
 
 
+def at(rows, name, n):
+    found = [r["median_s"] for r in rows
+             if r["system"] == name and r["n_jobs"] == n]
+    return found[0] if found else None
+
+
 def ratios_of(rows, cpus):
     tf_best = best_row(rows, TASKFARM)
     at32 = [r["median_s"] for r in rows
             if r["system"] == tf_best["system"] and r["n_jobs"] == 32]
+    mpi, procs2 = at(rows, "taskfarm-mpi", 2), at(rows, "taskfarm-procs", 2)
     return {
+        "mpi_2_ranks_over_procs_2": mpi / procs2 if mpi and procs2 else None,
         "pool_best_over_taskfarm_best": best(rows, ["python-pool"])
         / tf_best["median_s"],
         "joblib_best_over_taskfarm_best": best(rows, ["joblib"])
@@ -159,6 +182,8 @@ def targets_of(ratios, overhead, rss, floor_pct):
           ratios["taskfarm_best_over_openmp_best"], "<=", 1.10),
          ("taskfarm n_jobs=32 / taskfarm best",
           ratios["taskfarm_oversubscribed_over_best"], "<=", 1.10),
+         ("taskfarm MPI 2 ranks / procs n_jobs=2",
+          ratios["mpi_2_ranks_over_procs_2"], "<=", 1.15),
          ("taskfarm threads trivial overhead, ns/task",
           overhead["taskfarm-threads"] * 1e9, "<=", 100),
          ("taskfarm procs trivial overhead, ns/task",
@@ -238,6 +263,10 @@ def write_markdown(path, doc):
               % doc["rss_tasks"], "|---|---|"]
     for name, v in doc["peak_rss_over_baseline_bytes"].items():
         lines.append("| %s | %.1f MiB |" % (name, v / 2**20))
+    if doc["mpi_batch_round_trip_s"]:
+        lines += ["", "MPI: one batch's messages between two ranks round-trip "
+                  "in %.2f us (shared memory)." % (
+                      doc["mpi_batch_round_trip_s"] * 1e6)]
     f = doc["floor"]
     lines += ["", "Floor: %.3g limb additions at %.3f ns each (mpn_add_n) = "
               "%.3f s on one CPU, %.3f s on %d." % (
@@ -255,7 +284,11 @@ def write_plot(setup, doc):
         for name, _, _, parallel in SYSTEMS:
             rs = sorted((r for r in doc["results"] if r["system"] == name),
                         key=lambda r: r["n_jobs"])
-            if not parallel:  # one time: drawn flat across the sweep
+            if not rs:
+                continue
+            if name == "taskfarm-mpi":  # one point, at its world size
+                pass
+            elif not parallel:  # one time: drawn flat across the sweep
                 rs = [dict(rs[0], n_jobs=n) for n in setup.jobs]
             f.write("# %s\n" % name)
             for r in rs:
@@ -287,6 +320,8 @@ def main(argv):
     overhead, startup, rss = side_measures(setup)
     floor = call(setup, "c", ["floor", str(setup.values[0]),
                               str(setup.values[1])])
+    exchange = call(setup, "mpi", ["exchange", "mpi", str(MPI_RANKS),
+                                   "200000"]) if have_mpi() else None
     floor["floor_seconds_all_cpus"] = floor["floor_seconds_one_cpu"] / \
         cpus["count"]
     rows = summarize(times)
@@ -298,6 +333,8 @@ def main(argv):
            "overhead_per_task_s": overhead, "startup_s": startup,
            "rss_tasks": setup.rss_n, "peak_rss_over_baseline_bytes": rss,
            "floor": floor, "taskfarm_best_percent_of_floor": floor_pct,
+           "mpi_batch_round_trip_s": exchange["round_trip_s"]
+           if exchange else None,
            "targets": targets_of(ratios, overhead, rss, floor_pct)}
     with open(os.path.join(setup.out, "compare.json"), "w") as f:
         json.dump(doc, f, indent=1)
