@@ -55,14 +55,15 @@ extern "C" {
     X(ENOTBUILT, -9, "backend not built into this library")                    \
     X(EBUSY, -10, "farm is already running")                                   \
     X(EWORLD, -11, "n_jobs differs from the MPI world size, or MPI is not "    \
-                   "initialized")
+                   "initialized")                                              \
+    X(EJOURNAL, -12, "the journal cannot be used (see the report)")
 
 typedef enum {
     TF_OK = 0,
 #define TF__ERR_ENUM(name, val, msg) TF_##name = (val),
     TF_ERRNO_MAP(TF__ERR_ENUM)
 #undef TF__ERR_ENUM
-    TF_ERR_LAST = -11
+    TF_ERR_LAST = -12
 } tf_errno;
 
 /* A static, human-readable description of a TF_E... code (or of 0).
@@ -221,11 +222,31 @@ typedef struct tf_options {
      * its return value is ignored. NULL = not told. */
     tf_error_fn on_retry;
     void *retry_user;
+    /* Resume. With a journal path, every finished result is appended to that
+     * file before it is delivered; a later run with the same path, N and
+     * key skips those tasks and delivers their results from the file (in
+     * index order, interleaved with the new ones). The key names the run,
+     * e.g. the program's arguments: a journal made with another N, key or
+     * format is refused (TF_EJOURNAL), never overwritten. */
+    const char *journal;         /* NULL = no journal */
+    const void *journal_key;     /* journal_key_len bytes, up to 64 KiB */
+    size_t journal_key_len;
+    /* Durability. Every batch is written when it arrives, so a killed
+     * process loses nothing written. For a crashed machine, fdatasync runs
+     * every journal_sync_interval seconds (0 = 1 s, < 0 = only at the end)
+     * and, if journal_sync_every > 0, every that many records. */
+    double journal_sync_interval;
+    int journal_sync_every;
+    /* On SIGINT/SIGTERM, in-flight tasks get this long to finish and reach
+     * the journal before their workers are stopped (procs; other backends
+     * always let a running task finish). 0 = 3 s, below Slurm's KillWait;
+     * < 0 = stop at once. */
+    double grace_seconds;
 } tf_options;
 
 #define TF_OPTIONS_INIT                                                     \
     {TF_BACKEND_AUTO, 0, 0, TF_ORDER_INDEX, 0, 0.0, 0, 0, NULL, NULL, 0.0, \
-     NULL, NULL}
+     NULL, NULL, NULL, NULL, 0, 0.0, 0, 0.0}
 
 /* "serial", "threads", "procs", "mpi" (and "auto"); never NULL. */
 const char *tf_backend_name(tf_backend backend);
@@ -243,9 +264,25 @@ int tf_resolve_jobs(int n_jobs, int cpus);
 /* Run report                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* Why a journal was refused or failed (tf_report.journal_problem). */
+typedef enum {
+    TF_JOURNAL_OK = 0,
+    TF_JOURNAL_IO,            /* a system call failed: sys_errno says why */
+    TF_JOURNAL_NOT_JOURNAL,   /* the file is something else */
+    TF_JOURNAL_OTHER_VERSION, /* made by another version of the format */
+    TF_JOURNAL_OTHER_N,       /* made by a run with another number of tasks */
+    TF_JOURNAL_OTHER_KEY,     /* made by another run (another key) */
+    TF_JOURNAL_DAMAGED,       /* a damaged header, or record at an offset */
+    TF_JOURNAL_IN_USE         /* another run holds it */
+} tf_journal_problem;
+
+/* One sentence on the problem and what to do about it. Never NULL. */
+const char *tf_journal_problem_text(tf_journal_problem problem);
+
 typedef struct tf_report {
     size_t n_tasks;          /* N of the run */
     size_t n_ok;             /* tasks whose result was delivered */
+    size_t n_replayed;       /* of those, delivered from the journal */
     size_t n_failed;         /* tasks reported failed */
     size_t n_retried;        /* tasks that needed more than one attempt */
     size_t n_not_run;        /* tasks never finished (stop, cancel, signal) */
@@ -255,6 +292,12 @@ typedef struct tf_report {
     int has_error;           /* first_error is valid */
     tf_task_error first_error; /* the lowest-index failure delivered */
     double seconds;          /* wall time of the run */
+    /* With a journal: why it was refused or failed (TF_EJOURNAL), the
+     * offset of a damaged record, and the bytes of a torn last record that
+     * were cut off when it was opened. */
+    tf_journal_problem journal_problem;
+    uint64_t journal_offset;
+    uint64_t journal_truncated;
 } tf_report;
 
 /* Writes a one-line progress bar with rate and ETA into buf, e.g.
@@ -296,7 +339,9 @@ int tf_farm_workers(const tf_farm *farm);
  * Returns 0 when every task succeeded; TF_ETASKS when some failed and the
  * rest completed; TF_ESTOPPED when stop_on_error ended the run; TF_ECANCELED
  * when a callback asked to stop; TF_EINTR when SIGINT or SIGTERM arrived
- * (report->signal says which; see keep_signals); TF_EINVAL / TF_ERANGE / TF_EBUSY for bad
+ * (report->signal says which; see keep_signals); TF_EJOURNAL when the
+ * journal was refused (no callback runs) or could not be written (the run
+ * stops; the file stays readable up to its last whole record); TF_EINVAL / TF_ERANGE / TF_EBUSY for bad
  * arguments (no callback runs); TF_ENOMEM / TF_ESYS when the farm itself
  * failed (report->sys_errno says why).
  *

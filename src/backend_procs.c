@@ -22,9 +22,12 @@
  *   - Retries: a task that failed (error, crash or timeout) with attempts
  *     left is queued again and given to a freshly forked worker; the
  *     others in its batch go back to the scheduler.
- *   - Stopping (first failure, callback cancel, SIGINT/SIGTERM): no more
- *     dispatch; busy workers are killed at once rather than waited for, so
- *     a cancel is immediate; dead workers are forked again on the next run.
+ *   - Stopping (first failure, callback cancel): no more dispatch; busy
+ *     workers are killed at once rather than waited for, so a cancel is
+ *     immediate; dead workers are forked again on the next run. SIGINT or
+ *     SIGTERM (Slurm's time limit) also stops dispatch, but busy workers
+ *     get grace_seconds to finish, so that their results reach the journal
+ *     before Slurm's SIGKILL.
  *   - Destroy kills and reaps every worker: no zombies, no descriptors left.
  */
 #define _GNU_SOURCE
@@ -561,6 +564,13 @@ static int procs_start(tf_farm *farm)
     return 0;
 }
 
+static double grace_seconds(const tf_options *o)
+{
+    if (o->grace_seconds < 0)
+        return 0;
+    return o->grace_seconds > 0 ? o->grace_seconds : 3.0;
+}
+
 static int procs_run(tf_farm *farm, tf__run *r)
 {
     procs *p = farm->state;
@@ -568,8 +578,14 @@ static int procs_run(tf_farm *farm, tf__run *r)
     int rc = revive(p);
     if (rc != 0)
         r->sys_errno = errno;
+    double grace_end = -1;
     while (rc == 0) {
-        if (tf__run_check_signal(r) || r->sched.stopped)
+        tf__run_check_signal(r);
+        if (r->interrupted != 0 && grace_end < 0)
+            grace_end = tf__now() + grace_seconds(r->opts);
+        /* A stop kills busy workers at once; a signal lets them finish
+         * (and their results reach the journal) until the grace ends. */
+        if (r->sched.stopped && (r->interrupted == 0 || tf__now() >= grace_end))
             stop_busy(p);
         rc = dispatch(p, r);
         if (rc != 0 || busy_count(p) == 0)

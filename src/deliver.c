@@ -12,6 +12,12 @@
  *   - After a stop (first failure with stop_on_error, or a callback that
  *     returned non-zero) nothing more is delivered; later batches are only
  *     recycled.
+ *   - With a journal, a batch is appended to it the moment it arrives,
+ *     before any of it is delivered, and also when it must wait behind a
+ *     slower batch: a job killed now loses only what was still computing.
+ *     Results of an earlier run are read back from the journal when `next`
+ *     reaches them, so index order holds across old and new results (as
+ *     completed: all old ones first).
  */
 #include "internal.h"
 
@@ -90,15 +96,74 @@ static int deliver_one(tf__deliver *d, const tf__batch *b)
     return 0;
 }
 
+static size_t footprint(const tf__batch *b)
+{
+    return b->len + b->count * sizeof(tf__slot);
+}
+
+static void push(tf__batch **list, tf__batch *b);
+
+static int replay_one(tf__deliver *d, size_t index)
+{
+    const void *data;
+    size_t len;
+    if (tf__journal_read(d->journal, index, &data, &len) != 0) {
+        d->journal_status->problem = TF_JOURNAL_IO;
+        return TF_EJOURNAL;
+    }
+    d->report->n_ok++;
+    d->report->n_replayed++;
+    if (d->on_result != NULL && d->on_result(d->user, index, data, len) != 0)
+        return TF_ECANCELED;
+    return 0;
+}
+
+static int replayable(const tf__deliver *d, size_t index)
+{
+    return d->journal != NULL && index < d->n_tasks &&
+           tf__journal_has(d->journal, index);
+}
+
+/* Index order: deliver what `next` has reached, old results and new. */
+static void advance(tf__deliver *d, tf__batch **spent)
+{
+    while (d->status == 0) {
+        if (replayable(d, d->next)) {
+            d->status = replay_one(d, d->next++);
+            continue;
+        }
+        tf__batch *head = d->pending;
+        if (head == NULL || head->start != d->next)
+            break;
+        d->pending = head->next;
+        d->n_pending--;
+        d->pending_bytes -= footprint(head);
+        d->next += head->count;
+        d->status = deliver_one(d, head);
+        push(spent, head);
+    }
+}
+
+int tf__deliver_replay(tf__deliver *d)
+{
+    if (d->journal == NULL || d->status != 0)
+        return d->status;
+    if (d->ordered) {
+        tf__batch *spent = NULL; /* nothing is pending before the run */
+        advance(d, &spent);
+    } else if (d->report->n_replayed == 0) {
+        for (size_t i = 0; i < d->n_tasks && d->status == 0; i++)
+            if (replayable(d, i))
+                d->status = replay_one(d, i);
+    }
+    progress(d, 0);
+    return d->status;
+}
+
 static void push(tf__batch **list, tf__batch *b)
 {
     b->next = *list;
     *list = b;
-}
-
-static size_t footprint(const tf__batch *b)
-{
-    return b->len + b->count * sizeof(tf__slot);
 }
 
 static void insert_sorted(tf__deliver *d, tf__batch *b)
@@ -112,8 +177,18 @@ static void insert_sorted(tf__deliver *d, tf__batch *b)
     d->pending_bytes += footprint(b);
 }
 
+static void journal_batch(tf__deliver *d, const tf__batch *b)
+{
+    if (d->journal == NULL || d->status == TF_EJOURNAL)
+        return;
+    int rc = tf__journal_append(d->journal, b, d->journal_status);
+    if (rc != 0)
+        d->status = rc;
+}
+
 int tf__deliver_batch(tf__deliver *d, tf__batch *b, tf__batch **spent)
 {
+    journal_batch(d, b);
     if (d->status != 0) {
         push(spent, b);
         return d->status;
@@ -125,16 +200,7 @@ int tf__deliver_batch(tf__deliver *d, tf__batch *b, tf__batch **spent)
         return d->status;
     }
     insert_sorted(d, b);
-    while (d->status == 0 && d->pending != NULL &&
-           d->pending->start == d->next) {
-        tf__batch *head = d->pending;
-        d->pending = head->next;
-        d->n_pending--;
-        d->pending_bytes -= footprint(head);
-        d->next += head->count;
-        d->status = deliver_one(d, head);
-        push(spent, head);
-    }
+    advance(d, spent);
     progress(d, 0);
     return d->status;
 }

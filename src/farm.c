@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,35 @@
  * enough that the last batches still balance. */
 #define TARGET_BATCH_SECONDS 0.002
 #define MAX_RETRIES 100
+
+const char *tf_journal_problem_text(tf_journal_problem problem)
+{
+    switch (problem) {
+    case TF_JOURNAL_OK:
+        return "no problem";
+    case TF_JOURNAL_IO:
+        return "the journal could not be opened, read or written "
+               "(see the system error)";
+    case TF_JOURNAL_NOT_JOURNAL:
+        return "the file is not a taskfarm journal: use another path";
+    case TF_JOURNAL_OTHER_VERSION:
+        return "the journal was written by another version of taskfarm: "
+               "delete it or use another path";
+    case TF_JOURNAL_OTHER_N:
+        return "the journal belongs to a run with another number of tasks: "
+               "delete it or use another path";
+    case TF_JOURNAL_OTHER_KEY:
+        return "the journal belongs to another run (other arguments): "
+               "delete it or use another path";
+    case TF_JOURNAL_DAMAGED:
+        return "the journal is damaged before its end (not a torn last "
+               "record): delete it, or keep it aside and use another path";
+    case TF_JOURNAL_IN_USE:
+        return "another run is using the journal: wait for it, or use "
+               "another path";
+    }
+    return "unknown journal problem";
+}
 
 const char *tf_strerror(int code)
 {
@@ -111,6 +141,10 @@ static int check_options(const tf_options *o)
     if (o->batch_size > TF_MAX_TASKS)
         return TF_ERANGE;
     if (!(o->progress_interval >= 0) || isinf(o->progress_interval))
+        return TF_EINVAL;
+    if (isnan(o->journal_sync_interval) || isnan(o->grace_seconds) ||
+        o->journal_sync_every < 0 ||
+        (o->journal_key == NULL && o->journal_key_len > 0))
         return TF_EINVAL;
     return 0;
 }
@@ -218,6 +252,55 @@ static int start_workers(tf_farm *farm)
     return rc;
 }
 
+/* Opens the run's journal, if it has one; only the tasks it does not hold
+ * go to the scheduler. On failure nothing has run. */
+static int open_journal(tf__run *r, tf__journal **j, tf__journal_status *st)
+{
+    const tf_options *o = r->opts;
+    *j = NULL;
+    if (o->journal == NULL)
+        return 0;
+    int rc = tf__journal_open(j, o->journal, r->n_tasks, o->journal_key,
+                              o->journal_key_len, o, st);
+    if (rc != 0)
+        return rc;
+    r->sched.next = r->n_tasks;
+    size_t start = 0;
+    for (size_t i = 0; i <= r->n_tasks && rc == 0; i++) {
+        if (i < r->n_tasks && !tf__journal_has(*j, i))
+            continue;
+        rc = tf__sched_requeue(&r->sched, start, i - start);
+        start = i + 1;
+    }
+    return rc;
+}
+
+static void report_journal(tf_report *rep, const tf__journal_status *st)
+{
+    rep->journal_problem = (tf_journal_problem)st->problem;
+    rep->journal_offset = st->offset;
+    rep->journal_truncated = st->truncated;
+    if (st->sys_errno != 0)
+        rep->sys_errno = st->sys_errno;
+}
+
+/* Replays, runs the backend for what is left, replays what follows. */
+static int drive(tf_farm *farm, tf__run *r)
+{
+    int rc = start_workers(farm);
+    if (rc != 0) {
+        r->sys_errno = farm->sys_errno;
+        return rc;
+    }
+    if (tf__deliver_replay(&r->deliver) != 0)
+        tf__sched_stop(&r->sched);
+    if (!tf__sched_done(&r->sched))
+        rc = farm->ops->run(farm, r);
+    if (rc == 0 && r->interrupted == 0)
+        tf__deliver_replay(&r->deliver);
+    return rc;
+}
+
 int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
                 tf_result_fn on_result, tf_error_fn on_error, void *user,
                 tf_report *report)
@@ -238,26 +321,40 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
                  .watch_signals = !farm->opts.keep_signals};
     tf__sched_init(&r.sched, n_tasks, farm->opts.batch_size, farm->n_workers,
                    TARGET_BATCH_SECONDS);
+    tf__journal *journal;
+    tf__journal_status jst = {0};
+    int rc = open_journal(&r, &journal, &jst);
+    if (rc != 0) {
+        tf__journal_close(journal);
+        tf__sched_release(&r.sched);
+        report_journal(rep, &jst);
+        return rc;
+    }
     tf__deliver_init(&r.deliver, n_tasks, &farm->opts, on_result, on_error,
                      user, rep);
+    r.deliver.journal = journal;
+    r.deliver.journal_status = &jst;
     farm->running = 1;
     if (r.watch_signals)
         tf__signals_begin();
-    int rc = start_workers(farm);
-    if (rc != 0)
-        r.sys_errno = farm->sys_errno;
-    else if (n_tasks > 0)
-        rc = farm->ops->run(farm, &r);
+    rc = drive(farm, &r);
     if (r.watch_signals)
         tf__signals_end();
     if (rc == 0 && n_tasks > 0)
         tf__deliver_finish(&r.deliver);
+    if (tf__journal_close(journal) != 0 && rc == 0 &&
+        r.deliver.status == 0) {
+        jst.problem = TF_JOURNAL_IO;
+        jst.sys_errno = errno;
+        r.deliver.status = TF_EJOURNAL;
+    }
     farm->running = 0;
     tf__sched_release(&r.sched);
 
     rep->n_not_run = n_tasks - rep->n_ok - rep->n_failed;
     rep->sys_errno = r.sys_errno;
     rep->signal = r.interrupted;
+    report_journal(rep, &jst);
     rep->seconds = tf__now() - t0;
     return run_result(&r, rc);
 }

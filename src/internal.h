@@ -87,8 +87,9 @@ typedef struct tf__sched {
     double task_s;            /* smoothed seconds per task (0 = unknown) */
     double task_bytes;        /* smoothed result bytes per task */
     size_t last;              /* last automatic size handed out */
-    tf__range *redo;          /* ranges to compute again, lowest first */
+    tf__range *redo;          /* ranges to compute (again), lowest first */
     size_t n_redo, redo_cap;
+    size_t redo_tasks;        /* their total */
 } tf__sched;
 
 TF__HIDDEN void tf__sched_init(tf__sched *s, size_t n_tasks, size_t fixed,
@@ -102,11 +103,41 @@ TF__HIDDEN tf__range tf__sched_next_capped(tf__sched *s, size_t cap);
 /* Feeds the automatic batch size with a finished batch. */
 TF__HIDDEN void tf__sched_observe(tf__sched *s, size_t count, double seconds,
                                   size_t bytes);
-/* Queues a range to compute again (a crashed batch's survivors, a retry).
- * 0 or TF_ENOMEM. */
+/* Queues a range to compute (again): a crashed batch's survivors, or what
+ * a resumed run still has to do. Handed out lowest first, in batches sized
+ * like fresh work. 0 or TF_ENOMEM. */
 TF__HIDDEN int tf__sched_requeue(tf__sched *s, size_t start, size_t count);
 TF__HIDDEN void tf__sched_stop(tf__sched *s);
 TF__HIDDEN int tf__sched_done(const tf__sched *s);
+
+/* ---- journal.c: finished results on disk, for resume ------------------- */
+
+typedef struct tf__journal tf__journal;
+
+typedef struct tf__journal_status {
+    int problem;              /* tf_journal_problem */
+    uint64_t offset;
+    int sys_errno;
+    uint64_t truncated;       /* bytes of a torn tail cut at open */
+    size_t replayable;        /* records found at open */
+} tf__journal_status;
+
+/* Opens or creates the journal of a run of n_tasks named by key. 0, or
+ * TF_EJOURNAL / TF_ENOMEM / TF_EINVAL with *st saying why. */
+TF__HIDDEN int tf__journal_open(tf__journal **out, const char *path,
+                                size_t n_tasks, const void *key,
+                                size_t key_len, const tf_options *o,
+                                tf__journal_status *st);
+/* 1 if task `index` was finished by an earlier run (and can be replayed). */
+TF__HIDDEN int tf__journal_has(const tf__journal *j, size_t index);
+/* Its result, valid until the next call. 0 or TF_EJOURNAL. */
+TF__HIDDEN int tf__journal_read(tf__journal *j, size_t index,
+                                const void **data, size_t *len);
+/* Appends a batch's successful results. 0 or TF_EJOURNAL / TF_ENOMEM. */
+TF__HIDDEN int tf__journal_append(tf__journal *j, const tf__batch *b,
+                                  tf__journal_status *st);
+/* Syncs and closes; NULL is fine. 0, or -1 if the final sync failed. */
+TF__HIDDEN int tf__journal_close(tf__journal *j);
 
 /* ---- deliver.c: the user's callbacks, in the caller's thread ----------- */
 
@@ -125,6 +156,8 @@ typedef struct tf__deliver {
     tf_progress_fn on_progress;
     void *progress_user;
     double progress_every, t0, last_progress;
+    tf__journal *journal;     /* NULL without one */
+    tf__journal_status *journal_status;
 } tf__deliver;
 
 TF__HIDDEN void tf__deliver_init(tf__deliver *d, size_t n_tasks,
@@ -140,6 +173,10 @@ TF__HIDDEN int tf__deliver_batch(tf__deliver *d, tf__batch *b,
 TF__HIDDEN void tf__deliver_drain(tf__deliver *d, tf__batch **spent);
 /* The last progress call of a run. */
 TF__HIDDEN void tf__deliver_finish(tf__deliver *d);
+/* Delivers results an earlier run left in the journal: in index order, those
+ * up to the first task still to compute (all of them, as completed).
+ * Returns d->status. Called before the backend runs and after it. */
+TF__HIDDEN int tf__deliver_replay(tf__deliver *d);
 
 /* ---- farm.c: the farm and the run every backend drives ----------------- */
 

@@ -44,6 +44,9 @@
 #define RECORD_MAGIC 0x5246544au /* "JTFR" */
 #define MAX_KEY (64u << 10)
 #define IOV_BATCH 512
+/* Marks an offset written by this run: its task is done, but its result
+ * was delivered from memory, so it is not replayed. */
+#define WRITTEN_NOW ((uint64_t)1 << 63)
 
 typedef struct head {
     char magic[8];
@@ -342,7 +345,8 @@ size_t tf__journal_done_count(const tf__journal *j)
 
 int tf__journal_has(const tf__journal *j, size_t index)
 {
-    return index < j->n_tasks && j->offset[index] != 0;
+    return index < j->n_tasks && j->offset[index] != 0 &&
+           !(j->offset[index] & WRITTEN_NOW);
 }
 
 int tf__journal_read(tf__journal *j, size_t index, const void **data,
@@ -411,7 +415,7 @@ int tf__journal_append(tf__journal *j, const tf__batch *b,
     size_t bytes = 0;
     for (size_t i = 0; i < b->count; i++) {
         const tf__slot *s = &b->slots[i];
-        if (s->fail != 0 || tf__journal_has(j, b->start + i))
+        if (s->fail != 0 || j->offset[b->start + i] != 0)
             continue;
         rec *r = &j->recs[i];
         *r = (rec){RECORD_MAGIC, 0, b->start + i, s->len};
@@ -419,7 +423,8 @@ int tf__journal_append(tf__journal *j, const tf__batch *b,
         iov[n++] = (struct iovec){r, sizeof *r};
         iov[n++] = (struct iovec){b->data + s->off, s->len};
         bytes += sizeof *r + s->len;
-        j->offset[b->start + i] = j->end + bytes - sizeof *r - s->len;
+        j->offset[b->start + i] = (j->end + bytes - sizeof *r - s->len) |
+                                  WRITTEN_NOW;
         j->n_done++;
         j->unsynced++;
         if (n == 2 * IOV_BATCH || i + 1 == b->count) {

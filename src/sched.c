@@ -40,7 +40,7 @@ void tf__sched_release(tf__sched *s)
 {
     free(s->redo);
     s->redo = NULL;
-    s->n_redo = s->redo_cap = 0;
+    s->n_redo = s->redo_cap = s->redo_tasks = 0;
 }
 
 static size_t min_size(size_t a, size_t b)
@@ -67,27 +67,37 @@ static size_t auto_size(tf__sched *s, size_t remaining)
     return want;
 }
 
+static size_t batch_size(tf__sched *s)
+{
+    size_t remaining = s->n_tasks - s->next + s->redo_tasks;
+    return s->fixed ? s->fixed : auto_size(s, remaining);
+}
+
+/* The front of the lowest range to redo. */
+static tf__range take_redo(tf__sched *s, size_t want)
+{
+    tf__range *front = &s->redo[0];
+    tf__range r = {front->start, min_size(front->count, want)};
+    front->start += r.count;
+    front->count -= r.count;
+    s->redo_tasks -= r.count;
+    if (front->count == 0) {
+        memmove(s->redo, s->redo + 1, (s->n_redo - 1) * sizeof(*s->redo));
+        s->n_redo--;
+    }
+    return r;
+}
+
 tf__range tf__sched_next_capped(tf__sched *s, size_t cap)
 {
     tf__range r = {0, 0};
-    if (s->stopped || cap == 0)
+    if (s->stopped || cap == 0 || (s->n_redo == 0 && s->next == s->n_tasks))
         return r;
-    if (s->n_redo > 0) {
-        r = s->redo[0];
-        memmove(s->redo, s->redo + 1, (s->n_redo - 1) * sizeof(*s->redo));
-        s->n_redo--;
-        if (r.count > cap) { /* give back the rest, still lowest first */
-            tf__sched_requeue(s, r.start + cap, r.count - cap);
-            r.count = cap;
-        }
-        return r;
-    }
-    size_t remaining = s->n_tasks - s->next;
-    if (remaining == 0)
-        return r;
-    size_t size = s->fixed ? s->fixed : auto_size(s, remaining);
+    size_t want = min_size(batch_size(s), cap);
+    if (s->n_redo > 0)
+        return take_redo(s, want);
     r.start = s->next;
-    r.count = min_size(min_size(size, remaining), cap);
+    r.count = min_size(want, s->n_tasks - s->next);
     s->next += r.count;
     return r;
 }
@@ -133,6 +143,7 @@ int tf__sched_requeue(tf__sched *s, size_t start, size_t count)
     }
     s->redo[i] = (tf__range){start, count};
     s->n_redo++;
+    s->redo_tasks += count;
     return 0;
 }
 

@@ -129,12 +129,41 @@ static void test_requeue_lowest_first_and_stop(void **state)
     assert_int_equal(tf__sched_requeue(&s, 50, 0), 0); /* empty: ignored */
     tf__range r = tf__sched_next(&s);
     assert_int_equal(r.start, 3);
+    assert_int_equal(r.count, 2);
     assert_int_equal(tf__sched_next(&s).start, 11);
-    assert_int_equal(tf__sched_next(&s).start, 20);
+    r = tf__sched_next(&s);
+    assert_int_equal(r.start, 20);
+    assert_int_equal(r.count, 5);
     assert_int_equal(tf__sched_next(&s).start, 30);
     tf__sched_stop(&s);
     assert_int_equal(tf__sched_next(&s).count, 0);
     assert_true(tf__sched_done(&s));
+    tf__sched_release(&s);
+}
+
+/* A long range to redo (what a resumed run still has to do) is handed out
+ * in batches, like fresh work, not in one piece. */
+static void test_redo_ranges_are_batched(void **state)
+{
+    (void)state;
+    tf__sched s;
+    tf__sched_init(&s, 1000, 10, 2, 0.002);
+    s.next = s.n_tasks; /* nothing fresh: all of it comes back as ranges */
+    assert_int_equal(tf__sched_requeue(&s, 0, 100), 0);
+    assert_int_equal(tf__sched_requeue(&s, 500, 25), 0);
+    size_t expect = 0, total = 0;
+    tf__range r;
+    while ((r = tf__sched_next(&s)).count != 0) {
+        assert_true(r.count <= 10);
+        if (expect == 100)
+            expect = 500;
+        assert_int_equal(r.start, expect);
+        expect += r.count;
+        total += r.count;
+    }
+    assert_int_equal(total, 125);
+    assert_true(tf__sched_done(&s));
+    assert_int_equal(tf__sched_next_capped(&s, 1).count, 0);
     tf__sched_release(&s);
 }
 
@@ -148,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_tail_balances),
         cmocka_unit_test(test_result_bytes_bound_batches),
         cmocka_unit_test(test_requeue_lowest_first_and_stop),
+        cmocka_unit_test(test_redo_ranges_are_batched),
     };
     return cmocka_run_group_tests_name("sched", tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@ static int run_farm(sweep_run *run)
     tf_report rep;
     int rc = tf_map(&opts, run->n, fib_job_task, fib_job_store, NULL,
                     &run->job, &rep);
+    run->report = rep;
     return rc == 0 ? 0 : sweep_farm_failed(run, rc, &rep);
 }
 
@@ -32,6 +33,7 @@ int main(int argc, char **argv)
         .backends = backends,
         .default_backends = "threads",
         .run = run_farm,
+        .resumable = 1,
     };
     return sweep_main(&prog, argc, argv);
 }

@@ -21,6 +21,7 @@ static int run_pool(sweep_run *run)
         rc = tf_farm_run(pool, run->n, fib_job_task, fib_job_store, NULL,
                          &run->job, &rep);                   /* p.map */
     tf_farm_destroy(pool);                                   /* with ... */
+    run->report = rep;
     return rc == 0 ? 0 : sweep_farm_failed(run, rc, &rep);
 }
 
@@ -34,6 +35,7 @@ int main(int argc, char **argv)
         .backends = backends,
         .default_backends = "procs",
         .run = run_pool,
+        .resumable = 1,
     };
     return sweep_main(&prog, argc, argv);
 }

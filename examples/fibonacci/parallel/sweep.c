@@ -5,6 +5,8 @@
 #include "sweep.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +23,8 @@ typedef struct options {
     int n_jobs;
     fib_algo algo;
     const char *json;
+    const char *journal;
+    const char *output;
     const char *backends[SWEEP_MAX_BACKENDS];
     int n_backends;
     char backend_text[256];
@@ -150,6 +154,12 @@ static void print_help(const sweep_program *p)
         printf(" (default %s)\n", p->default_backends);
     }
     printf("  --json FILE      also write the figures as JSON\n");
+    if (p->resumable)
+        printf("  --journal FILE   keep finished values in FILE; the same "
+               "command resumes\n");
+    printf("  --output FILE    the values in decimal, one a line, in order\n"
+           "With --journal or --output: one run (one --backend, one --jobs), "
+           "no serial baseline.\n");
 }
 
 /* One option and its value. Returns 0, 1 for --help, or 2. */
@@ -175,6 +185,10 @@ static int parse_one(const sweep_program *p, const char *opt,
             return usage_error(p, "bad --backend '%s'", val);
     } else if (strcmp(opt, "--json") == 0) {
         o->json = val;
+    } else if (strcmp(opt, "--journal") == 0 && p->resumable) {
+        o->journal = val;
+    } else if (strcmp(opt, "--output") == 0) {
+        o->output = val;
     } else {
         return usage_error(p, "unknown option '%s'", opt);
     }
@@ -202,6 +216,11 @@ static int parse(const sweep_program *p, int argc, char **argv, options *o,
             return rc;
         i++;
     }
+    if ((o->journal != NULL || o->output != NULL) &&
+        (o->n_backends != 1 || o->n_jobs != 1))
+        return usage_error(p, "%s runs once: give one --backend and one "
+                              "--jobs value (e.g. --jobs all)",
+                           o->journal != NULL ? "--journal" : "--output");
     return 0;
 }
 
@@ -296,12 +315,24 @@ void sweep_farm_options(const sweep_run *run, tf_options *o)
     o->n_jobs = run->n_jobs;
     if (run->progress)
         o->on_progress = draw_progress;
+    if (run->journal != NULL) {
+        o->journal = run->journal;
+        o->journal_key = run->key;
+        o->journal_key_len = strlen(run->key);
+    }
 }
 
 int sweep_farm_failed(sweep_run *run, int rc, const tf_report *rep)
 {
     if (rc == TF_EINTR)
         run->interrupted = rep->signal;
+    if (rc == TF_EJOURNAL) {
+        snprintf(run->error, sizeof run->error, "journal %s: %s%s%s",
+                 run->journal, tf_journal_problem_text(rep->journal_problem),
+                 rep->sys_errno ? ": " : "",
+                 rep->sys_errno ? strerror(rep->sys_errno) : "");
+        return -1;
+    }
     if (rc == TF_ETASKS && rep->has_error)
         snprintf(run->error, sizeof run->error,
                  "%zu of %zu values failed; first: fib(%lu), code %d",
@@ -405,8 +436,11 @@ static int sweep(const sweep_program *p, const options *o,
     int n_rows = 0, rc = 0;
     for (int b = 0; b < o->n_backends && rc == 0; b++) {
         for (int j = 0; j < o->n_jobs && rc == 0; j++) {
-            sweep_run run = {o->backends[b], o->jobs[j], job, serial.n,
-                             isatty(2), "", 0};
+            sweep_run run = {.backend = o->backends[b],
+                             .n_jobs = o->jobs[j],
+                             .job = job,
+                             .n = serial.n,
+                             .progress = isatty(2)};
             rc = run_one(p, &run, &serial, &rows[n_rows]);
             if (rc == 0)
                 print_row(&rows[n_rows++], serial_s, cpus->count);
@@ -421,6 +455,92 @@ static int sweep(const sweep_program *p, const options *o,
     return rc;
 }
 
+/* ---- one run, resumable: --journal / --output -------------------------- */
+
+/* Written to a temporary file (O_EXCL, mode 0600) and renamed: a reader
+ * sees the old file or the whole new one, never half. */
+static int write_output(const sweep_program *p, const char *path,
+                        const fib_results *res)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
+        return -1;
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    int ok = f != NULL;
+    for (size_t i = 0; ok && i < res->n; i++)
+        ok = fib_results_print(res, i, f) == 0;
+    mode_t mask = umask(0);
+    umask(mask);
+    ok = ok && fflush(f) == 0 && fchmod(fd, 0666 & ~mask) == 0 &&
+         fsync(fd) == 0;
+    ok = (f != NULL ? fclose(f) == 0 : 0) && ok && rename(tmp, path) == 0;
+    if (!ok) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", p->name, path,
+                strerror(errno));
+        if (fd >= 0)
+            unlink(tmp);
+    }
+    return ok ? 0 : -1;
+}
+
+/* The command that resumes: this program with the same arguments. */
+static void print_resume(const sweep_program *p, int argc, char **argv)
+{
+    fprintf(stderr, "%s: resume with the same command:", p->name);
+    for (int i = 0; i < argc; i++)
+        fprintf(stderr, " %s", argv[i]);
+    fprintf(stderr, "\n");
+}
+
+static int stopped(const sweep_program *p, const sweep_run *run, int argc,
+                   char **argv)
+{
+    const tf_report *rep = &run->report;
+    fprintf(stderr, "%s: stopped by signal %d: %zu of %zu values done%s%s; "
+                    "%zu remain\n",
+            p->name, run->interrupted, rep->n_ok, rep->n_tasks,
+            run->journal ? ", kept in " : "", run->journal ? run->journal : "",
+            rep->n_tasks - rep->n_ok);
+    if (run->journal != NULL)
+        print_resume(p, argc, argv);
+    return 128 + run->interrupted;
+}
+
+static int produce(const sweep_program *p, const options *o,
+                   const tf_cpus *cpus, int argc, char **argv)
+{
+    fib_results res;
+    char key[128];
+    snprintf(key, sizeof key, "fibonacci values=%lu:%lu algo=%s", o->lo,
+             o->hi, fib_algo_name(o->algo));
+    print_header(p, o, cpus);
+    if (fib_results_init(&res, o->hi - o->lo) != 0)
+        return 1;
+    sweep_run run = {.backend = o->backends[0], .n_jobs = o->jobs[0],
+                     .job = {o->lo, o->algo, &res}, .n = res.n,
+                     .progress = isatty(2), .journal = o->journal,
+                     .key = key};
+    double t0 = now();
+    int rc = p->run(&run);
+    double t = now() - t0;
+    if (rc != 0) {
+        fib_results_release(&res);
+        if (run.interrupted)
+            return stopped(p, &run, argc, argv);
+        fprintf(stderr, "%s: %s\n", p->name, run.error);
+        return 1;
+    }
+    printf("%zu values in %.3f s with %s, n_jobs %d: %zu computed, %zu "
+           "from the journal\n",
+           res.n, t, run.backend, run.n_jobs,
+           run.report.n_ok - run.report.n_replayed, run.report.n_replayed);
+    if (o->output != NULL && write_output(p, o->output, &res) != 0)
+        rc = 1;
+    fib_results_release(&res);
+    return rc;
+}
+
 /* A rank other than 0 of an SPMD program: the same runs, in the same order,
  * with nothing printed and nothing kept (results arrive on rank 0). */
 static int take_part(const sweep_program *p, const options *o)
@@ -428,8 +548,10 @@ static int take_part(const sweep_program *p, const options *o)
     int rc = 0;
     for (int b = 0; b < o->n_backends; b++) {
         for (int j = 0; j < o->n_jobs; j++) {
-            sweep_run run = {o->backends[b], o->jobs[j],
-                             {o->lo, o->algo, NULL}, o->hi - o->lo, 0, "", 0};
+            sweep_run run = {.backend = o->backends[b],
+                             .n_jobs = o->jobs[j],
+                             .job = {o->lo, o->algo, NULL},
+                             .n = o->hi - o->lo};
             rc |= p->run(&run) != 0;
         }
     }
@@ -448,5 +570,7 @@ int sweep_main(const sweep_program *prog, int argc, char **argv)
         return rc == 1 ? 0 : rc;
     if (prog->silent_rank)
         return take_part(prog, &o);
+    if (o.journal != NULL || o.output != NULL)
+        return produce(prog, &o, &cpus, argc, argv);
     return sweep(prog, &o, &cpus);
 }

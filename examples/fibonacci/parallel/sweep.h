@@ -12,6 +12,13 @@
  *   --algo NAME        loop | doubling | gmp           (default loop)
  *   --backend LIST     where the program has several
  *   --json FILE        also write the figures as JSON
+ *   --journal FILE     (resumable programs) keep finished values in FILE;
+ *                      a rerun with the same values skips them
+ *   --output FILE      write the values in decimal, one a line, in order,
+ *                      atomically (a temporary file, then rename)
+ *
+ * With --journal or --output the program runs once, with one backend and
+ * one --jobs value, without the serial baseline: the production mode.
  *
  * Exit status: 0 all verified; 1 a mismatch or a failed run; 2 bad usage;
  * 130 or 143 when SIGINT or SIGTERM stopped it.
@@ -30,8 +37,11 @@ typedef struct sweep_run {
     fib_job job;               /* what to compute; job.results to fill */
     size_t n;                  /* values */
     int progress;              /* draw a progress bar on stderr */
-    char error[160];           /* why it failed */
+    const char *journal;       /* --journal, or NULL */
+    const char *key;           /* names the run in the journal */
+    char error[320];           /* why it failed */
     int interrupted;           /* the signal that stopped it, or 0 */
+    tf_report report;          /* of the run (taskfarm runners) */
 } sweep_run;
 
 /* Computes every value; 0, or -1 with run->error set. */
@@ -49,6 +59,7 @@ typedef struct sweep_program {
     const char *cpus_source;        /*   detected CPUs, from this source */
     int silent_rank;                /* not rank 0: take part in the runs,
                                        print and check nothing */
+    int resumable;                  /* accepts --journal */
 } sweep_program;
 
 int sweep_main(const sweep_program *prog, int argc, char **argv);

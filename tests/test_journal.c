@@ -1,0 +1,534 @@
+/*
+ * test_journal.c - resume: a rerun replays what the journal holds and
+ * computes the rest, in index order; and every way a journal can be wrong
+ * gives the documented behaviour: a torn tail (cut at every byte of the
+ * last record) is cut back, damage in the middle, another run's journal
+ * (N, key), a file that is no journal, an empty file, a directory, a
+ * read-only file, a full disk, and a journal in use are refused or
+ * reported, never a crash and never a silent overwrite.
+ *
+ * With TF_FUZZ_SEEDS set to a directory, every journal made here is also
+ * copied there: the seeds of the fuzzer (tests/fuzz).
+ */
+#define _GNU_SOURCE
+#include "taskfarm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static tf_backend backend_under_test = TF_BACKEND_PROCS;
+static char dir[64];
+static int seed_count;
+
+/* ---- a deterministic task, and a caller that checks everything -------- */
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static size_t len_of(size_t i)
+{
+    return 1 + (size_t)(mix(i) % 60);
+}
+
+static int task(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    size_t len = len_of(i);
+    unsigned char *p = tf_out_extend(out, len);
+    for (size_t k = 0; k < len; k++)
+        p[k] = (unsigned char)mix(i * 31 + k);
+    return 0;
+}
+
+typedef struct seen {
+    size_t n, next, delivered, cancel_at;
+    int ordered, bad;
+    unsigned char *hits;
+} seen;
+
+static int on_result(void *user, size_t i, const void *data, size_t len)
+{
+    seen *s = user;
+    const unsigned char *d = data;
+    if (i >= s->n || len != len_of(i) || (s->ordered && i != s->next))
+        s->bad = 1;
+    for (size_t k = 0; k < len && !s->bad; k++)
+        s->bad |= d[k] != (unsigned char)mix(i * 31 + k);
+    if (i < s->n && s->hits[i]++)
+        s->bad = 1;
+    s->next = i + 1;
+    s->delivered++;
+    return s->delivered == s->cancel_at;
+}
+
+static const char key[] = "test_journal run key";
+
+static int run_with(const char *path, size_t n, const char *k, tf_order order,
+                    size_t cancel_at, tf_report *rep, seen *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->n = n;
+    s->ordered = order == TF_ORDER_INDEX;
+    s->cancel_at = cancel_at;
+    s->hits = calloc(n + 1, 1);
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = backend_under_test;
+    o.n_jobs = 2;
+    o.order = order;
+    o.journal = path;
+    o.journal_key = k;
+    o.journal_key_len = strlen(k);
+    int rc = tf_map(&o, n, task, on_result, NULL, s, rep);
+    free(s->hits);
+    return rc;
+}
+
+static int run(const char *path, size_t n, tf_report *rep, seen *s)
+{
+    return run_with(path, n, key, TF_ORDER_INDEX, 0, rep, s);
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static void path_of(char *out, size_t size, const char *name)
+{
+    snprintf(out, size, "%s/%s", dir, name);
+}
+
+static size_t file_size(const char *path)
+{
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    return (size_t)sb.st_size;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    *len = file_size(path);
+    unsigned char *buf = malloc(*len + 1);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    return buf;
+}
+
+static void spill(const char *path, const unsigned char *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    fclose(f);
+}
+
+static void seed(const char *path)
+{
+    const char *seeds = getenv("TF_FUZZ_SEEDS");
+    if (seeds == NULL || access(path, R_OK) != 0)
+        return;
+    size_t len;
+    unsigned char *buf = slurp(path, &len);
+    char out[512];
+    snprintf(out, sizeof out, "%s/%s-%d", seeds,
+             tf_backend_name(backend_under_test), seed_count++);
+    spill(out, buf, len);
+    free(buf);
+}
+
+/* A complete journal of n tasks at `path`. */
+static void make_journal(const char *path, size_t n)
+{
+    tf_report rep;
+    seen s;
+    unlink(path);
+    assert_int_equal(run(path, n, &rep, &s), 0);
+    assert_int_equal(rep.n_replayed, 0);
+    seed(path);
+}
+
+/* Where each record starts, walking the documented format: a 32-byte
+ * header and the key, then records of a 24-byte header (magic, crc,
+ * index, length) and the bytes. Returns how many. */
+static size_t record_starts(const unsigned char *buf, size_t len,
+                            size_t *starts, size_t max)
+{
+    size_t at = 32 + strlen(key), n = 0;
+    while (at + 24 <= len && n < max) {
+        uint64_t rlen;
+        memcpy(&rlen, buf + at + 16, sizeof rlen);
+        starts[n++] = at;
+        at += 24 + (size_t)rlen;
+    }
+    assert_int_equal(at, len);
+    return n;
+}
+
+/* ---- resume ----------------------------------------------------------- */
+
+static void expect_resumes(tf_order order)
+{
+    char path[128];
+    path_of(path, sizeof path, "resume.journal");
+    unlink(path);
+    tf_report rep;
+    seen s;
+    assert_int_equal(run_with(path, 3000, key, order, 1000, &rep, &s),
+                     TF_ECANCELED);
+    assert_false(s.bad);
+    size_t first = s.delivered;
+    seed(path);
+
+    assert_int_equal(run_with(path, 3000, key, order, 0, &rep, &s), 0);
+    assert_false(s.bad);
+    assert_int_equal(s.delivered, 3000);        /* each index once */
+    assert_int_equal(rep.n_ok, 3000);
+    assert_true(rep.n_replayed >= first);       /* nothing delivered lost */
+
+    assert_int_equal(run_with(path, 3000, key, order, 0, &rep, &s), 0);
+    assert_int_equal(rep.n_replayed, 3000);     /* all from the journal */
+    assert_false(s.bad);
+}
+
+static void test_resume_in_index_order(void **state)
+{
+    (void)state;
+    expect_resumes(TF_ORDER_INDEX);
+}
+
+static void test_resume_as_completed(void **state)
+{
+    (void)state;
+    expect_resumes(TF_ORDER_COMPLETED);
+}
+
+/* ---- a torn tail, cut at every byte of the last record ---------------- */
+
+static void test_torn_tail_every_offset(void **state)
+{
+    (void)state;
+    char path[128], work[128];
+    path_of(path, sizeof path, "torn.journal");
+    path_of(work, sizeof work, "torn-work.journal");
+    const size_t n = 20;
+    make_journal(path, n);
+    size_t len, starts[64];
+    unsigned char *whole = slurp(path, &len);
+    assert_int_equal(record_starts(whole, len, starts, 64), n);
+    size_t last = starts[n - 1];
+    for (size_t cut = last; cut < len; cut++) {
+        spill(work, whole, cut);
+        tf_report rep;
+        seen s;
+        assert_int_equal(run(work, n, &rep, &s), 0);
+        assert_false(s.bad);
+        assert_int_equal(s.delivered, n);
+        assert_int_equal(rep.n_replayed, n - 1);     /* the last is redone */
+        assert_int_equal(rep.journal_truncated, cut - last);
+        assert_int_equal(file_size(work), len);      /* and written again */
+        if (cut % 5 == 0)
+            seed(work);
+    }
+    free(whole);
+}
+
+/* ---- damage in the middle, and journals of other runs ----------------- */
+
+/* The run must be refused with `problem`, no callback run, file untouched. */
+static void expect_refused(const char *path, size_t n, const char *k,
+                           tf_journal_problem problem)
+{
+    size_t before_len, after_len;
+    unsigned char *before = slurp(path, &before_len);
+    tf_report rep;
+    seen s;
+    assert_int_equal(run_with(path, n, k, TF_ORDER_INDEX, 0, &rep, &s),
+                     TF_EJOURNAL);
+    assert_int_equal(rep.journal_problem, problem);
+    assert_int_equal(s.delivered, 0);
+    assert_int_equal(rep.n_ok, 0);
+    unsigned char *after = slurp(path, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len);
+    assert_string_not_equal(tf_journal_problem_text(problem),
+                            "unknown journal problem");
+    seed(path);
+    free(before);
+    free(after);
+}
+
+static void flip(const char *path, size_t at)
+{
+    size_t len;
+    unsigned char *buf = slurp(path, &len);
+    buf[at] ^= 0x10;
+    spill(path, buf, len);
+    free(buf);
+}
+
+static void test_damage_in_the_middle(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "damaged.journal");
+    size_t len, starts[64];
+    for (int where = 0; where < 3; where++) {
+        make_journal(path, 20);
+        unsigned char *buf = slurp(path, &len);
+        record_starts(buf, len, starts, 64);
+        free(buf);
+        size_t hit = where == 0 ? starts[3] + 24     /* its bytes */
+                     : where == 1 ? starts[3] + 9    /* its index */
+                                  : starts[3];       /* its magic */
+        flip(path, hit);
+        expect_refused(path, 20, key, TF_JOURNAL_DAMAGED);
+        tf_report rep;
+        seen s;
+        run(path, 20, &rep, &s);
+        assert_int_equal(rep.journal_offset, starts[3]);
+    }
+    make_journal(path, 20);
+    flip(path, 17); /* inside the header's N: its CRC no longer holds */
+    expect_refused(path, 20, key, TF_JOURNAL_DAMAGED);
+}
+
+static void test_other_runs_refused(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "other.journal");
+    make_journal(path, 50);
+    expect_refused(path, 51, key, TF_JOURNAL_OTHER_N);
+    expect_refused(path, 50, "another key", TF_JOURNAL_OTHER_KEY);
+    expect_refused(path, 50, "test_journal run kez", TF_JOURNAL_OTHER_KEY);
+    flip(path, 9); /* the format version */
+    expect_refused(path, 50, key, TF_JOURNAL_OTHER_VERSION);
+    const char text[] = "these are my notes, not a journal\n";
+    spill(path, (const unsigned char *)text, sizeof text - 1);
+    expect_refused(path, 50, key, TF_JOURNAL_NOT_JOURNAL);
+}
+
+/* ---- empty, torn header, directory, read-only, full disk, in use ------ */
+
+static void test_empty_and_torn_header_start_afresh(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "empty.journal");
+    for (size_t keep = 0; keep < 32 + sizeof key - 1; keep += 5) {
+        make_journal(path, 30);
+        size_t len;
+        unsigned char *buf = slurp(path, &len);
+        spill(path, buf, keep); /* killed while writing the header */
+        free(buf);
+        tf_report rep;
+        seen s;
+        assert_int_equal(run(path, 30, &rep, &s), 0);
+        assert_int_equal(rep.n_replayed, 0);
+        assert_int_equal(s.delivered, 30);
+        assert_int_equal(run(path, 30, &rep, &s), 0);
+        assert_int_equal(rep.n_replayed, 30);
+    }
+}
+
+static void test_directory_in_place_of_the_file(void **state)
+{
+    (void)state;
+    tf_report rep;
+    seen s;
+    assert_int_equal(run(dir, 10, &rep, &s), TF_EJOURNAL);
+    assert_int_equal(rep.journal_problem, TF_JOURNAL_IO);
+    assert_int_equal(rep.sys_errno, EISDIR);
+    assert_int_equal(s.delivered, 0);
+    char missing[160];
+    path_of(missing, sizeof missing, "no/such/dir/x.journal");
+    assert_int_equal(run(missing, 10, &rep, &s), TF_EJOURNAL);
+    assert_int_equal(rep.sys_errno, ENOENT);
+}
+
+/* Runs `body` in a child; returns its exit status. */
+static int in_child(void (*body)(const char *), const char *path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        body(path);
+        _exit(99);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void read_only_body(const char *path)
+{
+    if (geteuid() == 0 && setuid(65534) != 0) /* root ignores modes */
+        _exit(3);
+    tf_report rep;
+    seen s;
+    int rc = run(path, 10, &rep, &s);
+    _exit(rc == TF_EJOURNAL && rep.journal_problem == TF_JOURNAL_IO &&
+                  rep.sys_errno == EACCES && s.delivered == 0
+              ? 0
+              : 1);
+}
+
+static void test_read_only_file(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "readonly.journal");
+    make_journal(path, 10);
+    chmod(dir, 0755);
+    chmod(path, 0444);
+    assert_int_equal(in_child(read_only_body, path), 0);
+    chmod(path, 0600);
+}
+
+static void full_disk_body(const char *path)
+{
+    signal(SIGXFSZ, SIG_IGN); /* so that the write fails with EFBIG */
+    struct rlimit lim = {4096, 4096};
+    setrlimit(RLIMIT_FSIZE, &lim);
+    tf_report rep;
+    seen s;
+    int rc = run(path, 2000, &rep, &s);
+    _exit(rc == TF_EJOURNAL && rep.journal_problem == TF_JOURNAL_IO &&
+                  rep.sys_errno == EFBIG
+              ? 0
+              : 1);
+}
+
+static void test_full_disk_keeps_what_was_written(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "full.journal");
+    unlink(path);
+    assert_int_equal(in_child(full_disk_body, path), 0);
+    assert_true(file_size(path) <= 4096);
+    seed(path);
+    tf_report rep;
+    seen s;
+    assert_int_equal(run(path, 2000, &rep, &s), 0); /* readable, resumes */
+    assert_false(s.bad);
+    assert_int_equal(s.delivered, 2000);
+    assert_true(rep.n_replayed > 0);
+}
+
+typedef struct nested {
+    const char *path;
+    int inner_rc;
+    tf_journal_problem inner_problem;
+} nested;
+
+static int open_again(void *user, size_t i, const void *d, size_t len)
+{
+    (void)d;
+    (void)len;
+    nested *n = user;
+    if (i == 0) {
+        tf_report rep;
+        seen s;
+        n->inner_rc = run(n->path, 5, &rep, &s);
+        n->inner_problem = rep.journal_problem;
+    }
+    return 0;
+}
+
+static void test_in_use_by_another_run(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "busy.journal");
+    unlink(path);
+    nested n = {path, 0, 0};
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_SERIAL;
+    o.journal = path;
+    o.journal_key = key;
+    o.journal_key_len = strlen(key);
+    assert_int_equal(tf_map(&o, 5, task, open_again, NULL, &n, NULL), 0);
+    assert_int_equal(n.inner_rc, TF_EJOURNAL);
+    assert_int_equal(n.inner_problem, TF_JOURNAL_IN_USE);
+}
+
+static void test_durability_options(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "sync.journal");
+    unlink(path);
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = backend_under_test;
+    o.journal = path;
+    o.journal_key = key;
+    o.journal_key_len = strlen(key);
+    o.journal_sync_every = 1; /* fdatasync after every record */
+    seen s = {.n = 100, .ordered = 1, .hits = calloc(101, 1)};
+    tf_report rep;
+    assert_int_equal(tf_map(&o, 100, task, on_result, NULL, &s, &rep), 0);
+    assert_false(s.bad);
+    free(s.hits);
+    o.journal_sync_every = -1;
+    assert_int_equal(tf_farm_create(NULL, &o), TF_EINVAL);
+    tf_farm *farm = NULL;
+    assert_int_equal(tf_farm_create(&farm, &o), TF_EINVAL);
+    o.journal_sync_every = 0;
+    o.journal_key = NULL; /* a length without bytes */
+    assert_int_equal(tf_farm_create(&farm, &o), TF_EINVAL);
+}
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/tf_journal_XXXXXX");
+    return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+int main(void)
+{
+    const char *name = getenv("TF_TEST_BACKEND");
+    if (name != NULL && tf_backend_parse(name, &backend_under_test) != 0)
+        return 2;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_in_index_order),
+        cmocka_unit_test(test_resume_as_completed),
+        cmocka_unit_test(test_torn_tail_every_offset),
+        cmocka_unit_test(test_damage_in_the_middle),
+        cmocka_unit_test(test_other_runs_refused),
+        cmocka_unit_test(test_empty_and_torn_header_start_afresh),
+        cmocka_unit_test(test_directory_in_place_of_the_file),
+        cmocka_unit_test(test_read_only_file),
+        cmocka_unit_test(test_full_disk_keeps_what_was_written),
+        cmocka_unit_test(test_in_use_by_another_run),
+        cmocka_unit_test(test_durability_options),
+    };
+    return cmocka_run_group_tests_name("journal", tests, setup_dir,
+                                       remove_dir);
+}
