@@ -44,6 +44,19 @@ expect_fail() {
     fi
 }
 
+# expect_error NAME STATUS PATTERN COMMAND...: a failure found while running
+# (after the program may have printed its header): exits STATUS, and stderr
+# matches PATTERN.
+expect_error() {
+    name=$1; status=$2; pattern=$3; shift 3
+    "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+    if [ $rc -eq "$status" ] && grep -q -- "$pattern" "$tmp/err"; then
+        ok "$name"
+    else
+        bad "$name (rc=$rc)"; cat "$tmp/err"
+    fi
+}
+
 finish() {
     echo "$pass passed, $fail failed"
     [ "$fail" -eq 0 ]

@@ -61,6 +61,44 @@ for prog in fibonacci_farm fibonacci_multiproc fibonacci_openmp; do
     check "$prog: --help exits 0" [ $rc -eq 0 ]
 done
 
+# ---- one resumable run: --journal and --output ---------------------------
+farm="$bin/fibonacci_farm"
+"$farm" --values 5000:9000 --jobs 2 --backend threads --output "$tmp/plain.txt" >/dev/null
+check "--output: one decimal value a line, in order" \
+      [ "$(wc -l <"$tmp/plain.txt")" -eq 4000 ]
+set -- --values 5000:9000 --jobs 2 --backend procs --journal "$tmp/j" --output "$tmp/out.txt"
+"$farm" "$@" >/dev/null 2>"$tmp/err" &
+pid=$!
+sleep 0.08
+kill -TERM "$pid"
+wait "$pid"; rc=$?
+check "SIGTERM: exit status 143" [ $rc -eq 143 ]
+check "  says what remains" grep -qE "stopped by signal 15: [0-9]+ of 4000 values done, kept in .*; [0-9]+ remain" "$tmp/err"
+check "  and the command that resumes" grep -q "resume with the same command: .*fibonacci_farm --values 5000:9000" "$tmp/err"
+check "  writes no partial --output" [ ! -e "$tmp/out.txt" ]
+out=$("$farm" "$@"); rc=$?
+check "the same command resumes" has "$out" "[1-9][0-9]* from the journal$"
+check "  and its output equals an uninterrupted run's" cmp -s "$tmp/out.txt" "$tmp/plain.txt"
+check "--output is not world-writable" [ "$(stat -c %a "$tmp/out.txt" | cut -c3)" -le 4 ]
+check "the journal is private (0600)" [ "$(stat -c %a "$tmp/j")" = 600 ]
+expect_error "--journal of another run (other --values)" 1 "belongs to a run with another number" \
+    "$farm" --values 5000:9001 --jobs 2 --backend procs --journal "$tmp/j"
+expect_error "--journal of another run (other --algo)" 1 "belongs to another run" \
+    "$farm" --values 5000:9000 --algo gmp --jobs 2 --backend procs --journal "$tmp/j"
+expect_error "--journal that is a directory" 1 "Is a directory" \
+    "$farm" --values 5000:5100 --jobs 1 --journal "$tmp"
+expect_fail "--journal with two backends" 2 "runs once" \
+    "$farm" --backend threads,procs --jobs 2 --journal "$tmp/j2"
+expect_fail "--output with a --jobs list" 2 "runs once" \
+    "$farm" --jobs 1,2 --output "$tmp/o2"
+if [ -x "$bin/fibonacci_openmp" ]; then
+    expect_fail "openmp has no --journal" 2 "unknown option" \
+        "$bin/fibonacci_openmp" --jobs 2 --journal "$tmp/j3"
+fi
+"$farm" --values 5000:5100 --jobs 1 --output /nonexistent/dir/o.txt >/dev/null 2>"$tmp/err"; rc=$?
+check "--output in a missing directory: exit 1" [ $rc -eq 1 ]
+check "  naming the file" grep -q "cannot write /nonexistent/dir/o.txt" "$tmp/err"
+
 "$bin/fibonacci_farm" --values "$small" --jobs 1 --json /nonexistent/dir/x.json >/dev/null 2>"$tmp/err"; rc=$?
 check "farm: unwritable --json fails with exit 1" [ $rc -eq 1 ]
 check "farm: and says which file" grep -q "cannot write /nonexistent/dir/x.json" "$tmp/err"

@@ -53,7 +53,7 @@ submit() {
     id=$(cd "$src/$dir" && sbatch --parsable --chdir="$J" ${SBATCH_EXTRA:-} \
          "$script" "$@")
     id=${id%%;*}
-    st=$(wait_job "$id" 180)
+    st=$(wait_job "$id" 240)
     out=$(cat "$J"/*-"$id".out 2>/dev/null)
 }
 
@@ -120,6 +120,31 @@ SBATCH_EXTRA="--cpus-per-task=1" submit examples/fibonacci/parallel c-farm.sh \
 check "c-farm.sh with bad options: FAILED with exit code 2" \
       [ "$st:$(job_field "$id" ExitCode)" = FAILED:2:0 ]
 check "  and says why" has "bad --jobs '0,x'" || show
+
+# ---- a job killed at its time limit, resubmitted, resumes ---------------
+# 151 values near n = 1,000,000 (~1.5 s each): about 113 s on 2 CPUs, more
+# than one --time=00:01:00 allocation (Slurm ends it 60-90 s in), less than
+# three. Each submission is the same command.
+big=(--values 999850:1000001 --journal "$J/resume.journal" --output "$J/resume.txt")
+"$build/bin/fibonacci_farm" --values 999850:1000001 --algo gmp --backend threads \
+    --jobs 2 --output "$J/reference.txt" >/dev/null
+timeouts=0 submissions=0 resumed=0
+for _ in 1 2 3; do
+    SBATCH_EXTRA="--time=00:01:00 --cpus-per-task=2" submit \
+        examples/fibonacci/parallel c-farm-resume.sh "${big[@]}"
+    submissions=$((submissions + 1))
+    if [ "$st" = TIMEOUT ]; then timeouts=$((timeouts + 1)); fi
+    if has "[1-9][0-9]* from the journal"; then resumed=1; fi
+    [ "$st" = TIMEOUT ] || break
+done
+echo "time-limit job: $submissions submissions, $timeouts ended by the time limit"
+check "c-farm-resume.sh: killed at its time limit (TIMEOUT)" [ "$timeouts" -ge 1 ]
+check "  said how to resume when it was stopped" \
+      grep -q "resume with the same command" "$J"/fib-resume-*.out
+check "  the same command resumed from the journal, then COMPLETED" \
+      [ "$st" = COMPLETED ] && [ "$resumed" -eq 1 ]
+check "  its output equals an uninterrupted run's" \
+      cmp -s "$J/resume.txt" "$J/reference.txt"
 
 # ---- the job array and its dependent combine step -----------------------
 sub=$(cd "$src/examples/fibonacci/array" && FIB_PARTS=$J ./submit.sh --chdir="$J")
