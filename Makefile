@@ -10,7 +10,7 @@ CTEST   ?= ctest
 MAKEFLAGS += --no-print-directory
 CONFIGURE = $(CMAKE) -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_WERROR=$(WERROR)
 
-.PHONY: all deps demo test test-sanitize bench bench-quick clean
+.PHONY: all deps demo test test-sanitize fuzz bench bench-quick clean
 
 all:
 	@$(CONFIGURE) -B $(BUILD) >/dev/null
@@ -38,6 +38,18 @@ test-sanitize:
 	@$(CMAKE) --build $(BUILD)-tsan -j$(JOBS)
 	@cd $(BUILD)-tsan && $(CTEST) --output-on-failure -L threads
 
+# libFuzzer on the journal reader for FUZZ_SECONDS, its corpus seeded with
+# the journals that the journal tests write.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@$(CMAKE) -S . -B $(BUILD)-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DCMAKE_C_COMPILER=clang -DTF_FUZZ=ON >/dev/null
+	@$(CMAKE) --build $(BUILD)-fuzz -j$(JOBS) --target fuzz_journal test_journal
+	@mkdir -p $(BUILD)-fuzz/corpus
+	@TF_FUZZ_SEEDS=$(CURDIR)/$(BUILD)-fuzz/corpus $(BUILD)-fuzz/bin/test_journal >/dev/null
+	@$(BUILD)-fuzz/bin/fuzz_journal -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -print_final_stats=1 $(BUILD)-fuzz/corpus 2>&1 | tail -n 12
+
 # Side-by-side measurements: the library's own costs, then taskfarm against
 # Python multiprocessing, joblib and OpenMP. Figures in build/bench/.
 bench: all
@@ -52,4 +64,4 @@ bench-quick: all
 	@python3 bench/compare.py $(BUILD) --quick
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz

@@ -7,6 +7,9 @@
  *   overhead   100,000 trivial tasks (each writes 8 bytes): wall time per
  *              task of a whole tf_map, farm start and stop included
  *   startup    tf_farm_create + the first (empty) run of a 2-worker farm
+ *   journal    the workload on procs with a journal: the default policy
+ *              (write each batch, fdatasync every second) and fdatasync
+ *              after every record, beside the same run without one
  *
  * Every measurement runs once per round, the rounds interleaved (A B C A B
  * C ...) so that drift on a shared machine hits all alike; the report gives
@@ -24,6 +27,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_CASES 16
 #define MAX_ROUNDS 50
@@ -34,6 +38,7 @@ typedef struct bench_case {
     tf_backend backend;
     int n_jobs;                 /* 0 = CPUs */
     int kind;                   /* WORKLOAD, TRIVIAL, STARTUP */
+    int journal;                /* 0 none, 1 default policy, 2 sync each */
     double samples[MAX_ROUNDS];
     double median, min, max;
 } bench_case;
@@ -70,16 +75,27 @@ static tf_options opts_for(const bench_case *c, int cpus)
 
 /* The tutorial workload, with the examples' own task. Results are checked
  * for count, not kept: keeping them is the caller's cost, not the farm's. */
+#define JOURNAL_PATH "/tmp/taskfarm-bench.journal"
+
 static double run_workload(const bench_case *c, int cpus, size_t n)
 {
     fib_job job = {5000, FIB_LOOP, NULL};
     tf_options o = opts_for(c, cpus);
     tf_report rep;
+    if (c->journal) {
+        unlink(JOURNAL_PATH); /* a fresh journal: everything computed */
+        o.journal = JOURNAL_PATH;
+        o.journal_key = "bench";
+        o.journal_key_len = 5;
+        o.journal_sync_every = c->journal == 2 ? 1 : 0;
+    }
     double t0 = now();
     int rc = tf_map(&o, n, fib_job_task, NULL, NULL, &job, &rep);
     double t = now() - t0;
-    if (rc != 0 || rep.n_ok != n)
+    if (rc != 0 || rep.n_ok != n || rep.n_replayed != 0)
         fail(c->name, rc != 0 ? rc : TF_ETASKS);
+    if (c->journal)
+        unlink(JOURNAL_PATH);
     return t;
 }
 
@@ -186,6 +202,9 @@ static int make_targets(bench_case *cs, int n, int cpus, target *t)
     t[k++] = (target){"start a 2-worker process farm",
                       find(cs, n, "startup/procs/2")->median * 1e3, "<=", 2,
                       "ms"};
+    t[k++] = (target){"procs with a journal (default policy) / without",
+                      find(cs, n, "journal/procs/default")->median / prc,
+                      "<=", 1.03, ""};
     return k;
 }
 
@@ -269,15 +288,17 @@ int main(int argc, char **argv)
     tf_cpus cpus;
     tf_cpus_detect(&cpus);
     bench_case cs[] = {
-        {"workload/serial", TF_BACKEND_SERIAL, 1, WORKLOAD, {0}, 0, 0, 0},
-        {"workload/threads/cpus", TF_BACKEND_THREADS, 0, WORKLOAD, {0}, 0, 0, 0},
-        {"workload/procs/cpus", TF_BACKEND_PROCS, 0, WORKLOAD, {0}, 0, 0, 0},
-        {"workload/threads/32", TF_BACKEND_THREADS, 32, WORKLOAD, {0}, 0, 0, 0},
-        {"workload/procs/32", TF_BACKEND_PROCS, 32, WORKLOAD, {0}, 0, 0, 0},
-        {"trivial/threads", TF_BACKEND_THREADS, 0, TRIVIAL, {0}, 0, 0, 0},
-        {"trivial/procs", TF_BACKEND_PROCS, 0, TRIVIAL, {0}, 0, 0, 0},
-        {"startup/threads/2", TF_BACKEND_THREADS, 2, STARTUP, {0}, 0, 0, 0},
-        {"startup/procs/2", TF_BACKEND_PROCS, 2, STARTUP, {0}, 0, 0, 0},
+        {"workload/serial", TF_BACKEND_SERIAL, 1, WORKLOAD, 0, {0}, 0, 0, 0},
+        {"workload/threads/cpus", TF_BACKEND_THREADS, 0, WORKLOAD, 0, {0}, 0, 0, 0},
+        {"workload/procs/cpus", TF_BACKEND_PROCS, 0, WORKLOAD, 0, {0}, 0, 0, 0},
+        {"workload/threads/32", TF_BACKEND_THREADS, 32, WORKLOAD, 0, {0}, 0, 0, 0},
+        {"workload/procs/32", TF_BACKEND_PROCS, 32, WORKLOAD, 0, {0}, 0, 0, 0},
+        {"trivial/threads", TF_BACKEND_THREADS, 0, TRIVIAL, 0, {0}, 0, 0, 0},
+        {"trivial/procs", TF_BACKEND_PROCS, 0, TRIVIAL, 0, {0}, 0, 0, 0},
+        {"startup/threads/2", TF_BACKEND_THREADS, 2, STARTUP, 0, {0}, 0, 0, 0},
+        {"startup/procs/2", TF_BACKEND_PROCS, 2, STARTUP, 0, {0}, 0, 0, 0},
+        {"journal/procs/default", TF_BACKEND_PROCS, 0, WORKLOAD, 1, {0}, 0, 0, 0},
+        {"journal/procs/sync-each", TF_BACKEND_PROCS, 0, WORKLOAD, 2, {0}, 0, 0, 0},
     };
     int n = (int)(sizeof cs / sizeof *cs);
     for (int r = 0; r < rounds; r++) {
@@ -292,7 +313,7 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < n; i++)
         summarize(&cs[i], rounds);
-    target t[8];
+    target t[10];
     int nt = make_targets(cs, n, cpus.count, t);
     print_report(cs, n, t, nt, rounds, &cpus);
     write_json(json, cs, n, t, nt, rounds, &cpus);

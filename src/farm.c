@@ -325,7 +325,7 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
     tf__journal_status jst = {0};
     int rc = open_journal(&r, &journal, &jst);
     if (rc != 0) {
-        tf__journal_close(journal);
+        tf__journal_close(journal, 0);
         tf__sched_release(&r.sched);
         report_journal(rep, &jst);
         return rc;
@@ -342,7 +342,10 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
         tf__signals_end();
     if (rc == 0 && n_tasks > 0)
         tf__deliver_finish(&r.deliver);
-    if (tf__journal_close(journal) != 0 && rc == 0 &&
+    /* Sync only a journal that a rerun will read: one whose run did not
+     * deliver every task. */
+    int complete = rep->n_ok + rep->n_failed == n_tasks;
+    if (tf__journal_close(journal, !complete) != 0 && rc == 0 &&
         r.deliver.status == 0) {
         jst.problem = TF_JOURNAL_IO;
         jst.sys_errno = errno;

@@ -136,8 +136,9 @@ TF__HIDDEN int tf__journal_read(tf__journal *j, size_t index,
 /* Appends a batch's successful results. 0 or TF_EJOURNAL / TF_ENOMEM. */
 TF__HIDDEN int tf__journal_append(tf__journal *j, const tf__batch *b,
                                   tf__journal_status *st);
-/* Syncs and closes; NULL is fine. 0, or -1 if the final sync failed. */
-TF__HIDDEN int tf__journal_close(tf__journal *j);
+/* Closes; NULL is fine. With `sync`, fdatasync first: 0, or -1 if it
+ * failed. */
+TF__HIDDEN int tf__journal_close(tf__journal *j, int sync);
 
 /* ---- deliver.c: the user's callbacks, in the caller's thread ----------- */
 
