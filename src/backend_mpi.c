@@ -109,26 +109,6 @@ static void mpi_stop(tf_farm *farm)
     farm->state = NULL;
 }
 
-static tf__batch *take_spare(mpi_state *m)
-{
-    tf__batch *b = m->spare;
-    if (b == NULL)
-        return tf__batch_new();
-    m->spare = b->next;
-    b->next = NULL;
-    return b;
-}
-
-static void give_spare(mpi_state *m, tf__batch *list)
-{
-    while (list != NULL) {
-        tf__batch *next = list->next;
-        list->next = m->spare;
-        m->spare = list;
-        list = next;
-    }
-}
-
 /* ---- rank 0 ----------------------------------------------------------- */
 
 static void deliver(mpi_state *m, tf__run *r, tf__batch *b)
@@ -136,7 +116,7 @@ static void deliver(mpi_state *m, tf__run *r, tf__batch *b)
     tf__batch *spent = NULL;
     if (tf__deliver_batch(&r->deliver, b, &spent) != 0)
         tf__sched_stop(&r->sched);
-    give_spare(m, spent);
+    tf__batch_give(&m->spare, spent);
 }
 
 
@@ -170,7 +150,7 @@ static int receive(mpi_state *m, tf__run *r)
     MPI_Recv(&h, (int)sizeof h, MPI_BYTE, MPI_ANY_SOURCE, TAG_HEADER, m->comm,
              &st);
     int from = st.MPI_SOURCE;
-    tf__batch *b = take_spare(m);
+    tf__batch *b = tf__batch_take(&m->spare);
     if (b == NULL || tf__batch_reset(b, h.start, h.count) != 0 ||
         tf__batch_reserve(b, h.len) != 0) {
         tf__batch_free(b);
@@ -211,7 +191,7 @@ static int compute_here(mpi_state *m, tf__run *r)
                                           m->size > 1 ? 1 : SIZE_MAX);
     if (job.count == 0)
         return 0;
-    tf__batch *b = take_spare(m);
+    tf__batch *b = tf__batch_take(&m->spare);
     const tf__exec how = {r->task, r->user, r->opts->stop_on_error, NULL,
                           NULL};
     if (b == NULL || tf__batch_exec(b, job.start, job.count, &how) != 0) {
@@ -248,7 +228,7 @@ static int coordinate(mpi_state *m, tf__run *r)
         send_job(m, w, (tf__range){0, 0}); /* STOP */
     tf__batch *rest = NULL;
     tf__deliver_drain(&r->deliver, &rest);
-    give_spare(m, rest);
+    tf__batch_give(&m->spare, rest);
     return rc;
 }
 
@@ -291,7 +271,7 @@ static void send_result(mpi_state *m, outbox *o)
  * travels, the next job (already queued by rank 0) is computed. */
 static int work(mpi_state *m, tf__run *r)
 {
-    outbox box[2] = {{take_spare(m), {0}, {0}, 0}, {take_spare(m), {0}, {0}, 0}};
+    outbox box[2] = {{tf__batch_take(&m->spare), {0}, {0}, 0}, {tf__batch_take(&m->spare), {0}, {0}, 0}};
     const tf__exec how = {r->task, r->user, r->opts->stop_on_error, NULL,
                           NULL};
     if (box[0].batch == NULL || box[1].batch == NULL)
@@ -308,7 +288,7 @@ static int work(mpi_state *m, tf__run *r)
     }
     for (int i = 0; i < 2; i++) {
         wait_sent(&box[i]);
-        give_spare(m, box[i].batch);
+        tf__batch_give(&m->spare, box[i].batch);
     }
     return 0;
 }

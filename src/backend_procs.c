@@ -179,26 +179,6 @@ static int revive(procs *p)
 
 /* ---- batches and retries ---------------------------------------------- */
 
-static tf__batch *take_spare(procs *p)
-{
-    tf__batch *b = p->spare;
-    if (b == NULL)
-        return tf__batch_new();
-    p->spare = b->next;
-    b->next = NULL;
-    return b;
-}
-
-static void give_spare(procs *p, tf__batch *list)
-{
-    while (list != NULL) {
-        tf__batch *next = list->next;
-        list->next = p->spare;
-        p->spare = list;
-        list = next;
-    }
-}
-
 /* Queues another attempt at `index` after attempt `attempt - 1` failed
  * with (kind, code), and tells the caller. */
 static int push_retry(procs *p, const tf__run *r, size_t index, int attempt,
@@ -225,12 +205,12 @@ static void deliver(procs *p, tf__run *r, tf__batch *b)
 {
     tf__batch *spent = NULL;
     if (b->count == 0) {
-        give_spare(p, b);
+        tf__batch_give(&p->spare, b);
         return;
     }
     if (tf__deliver_batch(&r->deliver, b, &spent) != 0)
         tf__sched_stop(&r->sched);
-    give_spare(p, spent);
+    tf__batch_give(&p->spare, spent);
 }
 
 static int requeue_around(tf__run *r, tf__range job, size_t index)
@@ -248,7 +228,7 @@ static int task_failed(procs *p, tf__run *r, size_t index, int kind, int code,
 {
     if (attempt < 1 + r->opts->retries)
         return push_retry(p, r, index, attempt + 1, kind, code);
-    tf__batch *b = take_spare(p);
+    tf__batch *b = tf__batch_take(&p->spare);
     if (b == NULL || tf__batch_set_failed(b, index, kind, code, attempt) != 0) {
         tf__batch_free(b);
         return TF_ENOMEM;
@@ -300,7 +280,7 @@ static int receive(procs *p, int i, tf__batch **out)
     *out = NULL;
     if (tf__read_full(w->fd, &m, sizeof m) != 0)
         return 1; /* the worker is gone */
-    tf__batch *b = take_spare(p);
+    tf__batch *b = tf__batch_take(&p->spare);
     if (b == NULL || tf__batch_reset(b, m.start, m.count) != 0 ||
         tf__batch_reserve(b, m.len) != 0) {
         tf__batch_free(b);
@@ -308,7 +288,7 @@ static int receive(procs *p, int i, tf__batch **out)
     }
     if (tf__read_full(w->fd, b->slots, m.count * sizeof(tf__slot)) != 0 ||
         tf__read_full(w->fd, b->data, m.len) != 0) {
-        give_spare(p, b);
+        tf__batch_give(&p->spare, b);
         return 1;
     }
     b->len = m.len;
@@ -356,7 +336,7 @@ static int collect(procs *p, tf__run *r, int i)
     if (rc != 0)
         return rc;
     if (p->w[i].job.count == 0) { /* nothing was asked: protocol error */
-        give_spare(p, b);
+        tf__batch_give(&p->spare, b);
         return worker_lost(p, r, i, 0);
     }
     return finish_batch(p, r, i, b);
@@ -596,7 +576,7 @@ static int procs_run(tf_farm *farm, tf__run *r)
         stop_busy(p);
     tf__batch *rest = NULL;
     tf__deliver_drain(&r->deliver, &rest);
-    give_spare(p, rest);
+    tf__batch_give(&p->spare, rest);
     return rc;
 }
 

@@ -53,26 +53,6 @@ typedef struct pool {
     int error;                  /* a worker's TF_ENOMEM */
 } pool;
 
-static tf__batch *take_spare(pool *p)
-{
-    tf__batch *b = p->spare;
-    if (b == NULL)
-        return tf__batch_new();
-    p->spare = b->next;
-    b->next = NULL;
-    return b;
-}
-
-static void give_spare(pool *p, tf__batch *list)
-{
-    while (list != NULL) {
-        tf__batch *next = list->next;
-        list->next = p->spare;
-        p->spare = list;
-        list = next;
-    }
-}
-
 static int must_wait(pool *p)
 {
     return p->run->deliver.ordered && p->held >= p->limit &&
@@ -93,14 +73,14 @@ static void work_on_run(pool *p)
     for (;;) {
         while (must_wait(p))
             pthread_cond_wait(&p->work_cv, &p->lock);
-        tf__batch *b = take_spare(p);
+        tf__batch *b = tf__batch_take(&p->spare);
         if (b == NULL) {
             fail(p, TF_ENOMEM);
             break;
         }
         tf__range range = tf__sched_next(&r->sched);
         if (range.count == 0) {
-            give_spare(p, b);
+            tf__batch_give(&p->spare, b);
             break;
         }
         pthread_mutex_unlock(&p->lock);
@@ -263,12 +243,12 @@ static int threads_run(tf_farm *farm, tf__run *r)
         if (stop)
             tf__sched_stop(&r->sched);
         p->held -= list_length(spent);
-        give_spare(p, spent);
+        tf__batch_give(&p->spare, spent);
         pthread_cond_broadcast(&p->work_cv);
     }
     tf__batch *rest = NULL;
     tf__deliver_drain(&r->deliver, &rest);
-    give_spare(p, rest);
+    tf__batch_give(&p->spare, rest);
     p->run = NULL;
     int rc = p->error;
     pthread_mutex_unlock(&p->lock);

@@ -34,6 +34,26 @@ void tf__batch_free_list(tf__batch *list)
     }
 }
 
+tf__batch *tf__batch_take(tf__batch **spare)
+{
+    tf__batch *b = *spare;
+    if (b == NULL)
+        return tf__batch_new();
+    *spare = b->next;
+    b->next = NULL;
+    return b;
+}
+
+void tf__batch_give(tf__batch **spare, tf__batch *list)
+{
+    while (list != NULL) {
+        tf__batch *next = list->next;
+        list->next = *spare;
+        *spare = list;
+        list = next;
+    }
+}
+
 int tf__batch_reset(tf__batch *b, size_t start, size_t count)
 {
     if (count > b->slots_cap) {

@@ -49,6 +49,10 @@ struct tf_out {
 TF__HIDDEN tf__batch *tf__batch_new(void);
 TF__HIDDEN void tf__batch_free(tf__batch *b);
 TF__HIDDEN void tf__batch_free_list(tf__batch *list);
+/* A free list of batches kept for reuse: take one (a new one when the list
+ * is empty; NULL only when out of memory), or give back a whole list. */
+TF__HIDDEN tf__batch *tf__batch_take(tf__batch **spare);
+TF__HIDDEN void tf__batch_give(tf__batch **spare, tf__batch *list);
 /* Empties b and sizes it for count tasks from start. 0 or TF_ENOMEM. */
 TF__HIDDEN int tf__batch_reset(tf__batch *b, size_t start, size_t count);
 /* Grows the data area to hold at least cap bytes. 0 or TF_ENOMEM. */
