@@ -223,7 +223,10 @@ static int threads_run(tf_farm *farm, tf__run *r)
     p->left = 0;
     p->held = 0;
     p->error = 0;
-    p->limit = tf__run_pending_limit(r, p->n);
+    /* Batches finished but not delivered, at most: two per worker and a
+     * few more. (Counted in batches, not bytes as procs and MPI do: here
+     * every batch is a worker's, sized alike.) */
+    p->limit = 2 * (size_t)p->n + 4;
     pthread_cond_broadcast(&p->work_cv);
     for (;;) {
         while (p->finished == NULL && p->left < p->n) {

@@ -200,12 +200,6 @@ int tf_farm_workers(const tf_farm *farm)
     return farm != NULL ? farm->n_workers : TF_EINVAL;
 }
 
-size_t tf__run_pending_limit(const tf__run *r, int workers)
-{
-    (void)r;
-    return 2 * (size_t)workers + 4;
-}
-
 int tf__run_must_wait(const tf__run *r, int workers)
 {
     size_t limit = ((size_t)2 * (size_t)workers + 4) << 20;

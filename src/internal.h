@@ -198,9 +198,6 @@ typedef struct tf__run {
     int interrupted;          /* the signal that stopped the run, or 0 */
 } tf__run;
 
-/* Most completed-but-undelivered batches a run keeps before it stops
- * handing out work (index order only): bounds memory by what is in flight. */
-TF__HIDDEN size_t tf__run_pending_limit(const tf__run *r, int workers);
 /* 1 when dispatch must wait for delivery to catch up: in index order, the
  * results waiting behind a missing batch hold more than about 1 MiB per
  * worker. Bytes, not batches: one-task batches (MPI's rank 0) are tiny. */
