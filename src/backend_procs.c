@@ -488,8 +488,12 @@ static void stop_busy(procs *p)
 
 static void procs_free(procs *p)
 {
+    /* Signal every worker, then reap them: they die in parallel. */
     for (int i = 0; i < p->n; i++)
-        kill_worker(&p->w[i]);
+        if (p->w[i].pid > 0)
+            kill(p->w[i].pid, SIGKILL);
+    for (int i = 0; i < p->n; i++)
+        reap(&p->w[i]);
     if (p->slots != NULL)
         munmap(p->slots, (size_t)p->n * sizeof(*p->slots));
     free_env(p->env);
