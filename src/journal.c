@@ -104,7 +104,11 @@ static uint32_t rec_crc(const rec *r, const void *data)
 {
     uLong c = crc32(0L, Z_NULL, 0);
     c = crc32(c, (const Bytef *)&r->index, sizeof r->index + sizeof r->len);
-    return (uint32_t)crc32(c, (const Bytef *)data, (uInt)r->len);
+    /* Not for an empty result: zlib's crc32 given a NULL buffer (a batch of
+     * empty results has no data area) returns the initial value, not c. */
+    if (r->len > 0)
+        c = crc32(c, (const Bytef *)data, (uInt)r->len);
+    return (uint32_t)c;
 }
 
 static int pread_full(int fd, void *buf, size_t len, uint64_t at)

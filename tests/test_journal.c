@@ -44,9 +44,10 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
+/* From 0 bytes: empty results are records too. */
 static size_t len_of(size_t i)
 {
-    return 1 + (size_t)(mix(i) % 60);
+    return (size_t)(mix(i) % 61);
 }
 
 static int task(void *user, size_t i, tf_out *out)
