@@ -22,7 +22,9 @@
  *     failure, cancel, signal) hands out nothing more and drains what is
  *     outstanding first: running tasks cannot be interrupted.
  *   - A rank that dies takes the MPI job with it; MPI cannot survive it.
- *     The journal makes the rerun pick up.
+ *     The journal makes the rerun pick up: only rank 0 opens it (it owns
+ *     the scheduler), and every rank runs even when the journal already
+ *     holds everything, so that the others hear STOP.
  */
 #include "internal.h"
 
@@ -319,8 +321,17 @@ static int mpi_run(tf_farm *farm, tf__run *r)
     return o.rc;
 }
 
-static const tf__backend_ops mpi_ops = {mpi_workers, mpi_start, mpi_run,
-                                        mpi_stop};
+/* Rank 0 runs the callbacks and owns the journal. */
+static int mpi_delivers(void)
+{
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    return rank == 0;
+}
+
+static const tf__backend_ops mpi_ops = {
+    .workers = mpi_workers, .start = mpi_start, .run = mpi_run,
+    .stop = mpi_stop, .delivers = mpi_delivers};
 
 const tf__backend_ops *tf__mpi_backend(void)
 {

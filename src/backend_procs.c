@@ -591,4 +591,5 @@ static void procs_stop(tf_farm *farm)
     farm->state = NULL;
 }
 
-const tf__backend_ops tf__procs_ops = {NULL, procs_start, procs_run, procs_stop};
+const tf__backend_ops tf__procs_ops = {
+    .start = procs_start, .run = procs_run, .stop = procs_stop};

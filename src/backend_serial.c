@@ -43,4 +43,5 @@ static void serial_stop(tf_farm *farm)
     (void)farm;
 }
 
-const tf__backend_ops tf__serial_ops = {NULL, serial_start, serial_run, serial_stop};
+const tf__backend_ops tf__serial_ops = {
+    .start = serial_start, .run = serial_run, .stop = serial_stop};

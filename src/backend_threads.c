@@ -265,5 +265,5 @@ static void threads_stop(tf_farm *farm)
     farm->state = NULL;
 }
 
-const tf__backend_ops tf__threads_ops = {NULL, threads_start, threads_run,
-                                         threads_stop};
+const tf__backend_ops tf__threads_ops = {
+    .start = threads_start, .run = threads_run, .stop = threads_stop};

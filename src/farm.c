@@ -248,11 +248,17 @@ static int start_workers(tf_farm *farm)
 
 /* Opens the run's journal, if it has one; only the tasks it does not hold
  * go to the scheduler. On failure nothing has run. */
-static int open_journal(tf__run *r, tf__journal **j, tf__journal_status *st)
+static int delivers_here(const tf_farm *farm)
+{
+    return farm->ops->delivers == NULL || farm->ops->delivers();
+}
+
+static int open_journal(const tf_farm *farm, tf__run *r, tf__journal **j,
+                        tf__journal_status *st)
 {
     const tf_options *o = r->opts;
     *j = NULL;
-    if (o->journal == NULL)
+    if (o->journal == NULL || !delivers_here(farm))
         return 0;
     int rc = tf__journal_open(j, o->journal, r->n_tasks, o->journal_key,
                               o->journal_key_len, o, st);
@@ -288,7 +294,9 @@ static int drive(tf_farm *farm, tf__run *r)
     }
     if (tf__deliver_replay(&r->deliver) != 0)
         tf__sched_stop(&r->sched);
-    if (!tf__sched_done(&r->sched))
+    /* An SPMD backend runs even with nothing left here: the other ranks
+     * wait in it for this one to say so. */
+    if (!tf__sched_done(&r->sched) || farm->ops->delivers != NULL)
         rc = farm->ops->run(farm, r);
     if (rc == 0 && r->interrupted == 0)
         tf__deliver_replay(&r->deliver);
@@ -317,7 +325,7 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
                    TARGET_BATCH_SECONDS);
     tf__journal *journal;
     tf__journal_status jst = {0};
-    int rc = open_journal(&r, &journal, &jst);
+    int rc = open_journal(farm, &r, &journal, &jst);
     if (rc != 0) {
         tf__journal_close(journal, 0);
         tf__sched_release(&r.sched);

@@ -214,6 +214,10 @@ typedef struct tf__backend_ops {
     int (*run)(tf_farm *farm, tf__run *run);
     /* Stops the workers and frees the backend's state. */
     void (*stop)(tf_farm *farm);
+    /* SPMD (MPI): every process runs the backend, and only the one where
+     * `delivers` is true runs the callbacks and owns the journal. NULL for
+     * the others, where the caller's process does both. */
+    int (*delivers)(void);
 } tf__backend_ops;
 
 struct tf_farm {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int rank, world;
 static int passed, failed;
@@ -154,6 +155,39 @@ static void big_results(void)
         check(!p.bad && p.delivered == n, "1 MiB results intact", n);
 }
 
+/* Journal on rank 0 only; a second run replays everything, and no rank
+ * waits for work that never comes. */
+static void journaled(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/tf_mpi_journal_%d", world);
+    if (rank == 0)
+        unlink(path);
+    MPI_Barrier(MPI_COMM_WORLD);
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    o.journal = path;
+    o.journal_key = "mpi";
+    o.journal_key_len = 3;
+    for (int round = 0; round < 2; round++) {
+        probe p;
+        memset(&p, 0, sizeof p);
+        p.n = 500;
+        p.ordered = 1;
+        p.seen = calloc(p.n, 1);
+        tf_report rep;
+        int rc = tf_map(&o, p.n, task, on_result, on_error, &p, &rep);
+        check(rc == 0 && rep.n_ok == p.n, "journaled run on every rank", p.n);
+        check(rep.n_replayed == (round == 0 ? 0 : p.n),
+              "second run replays all, the same on every rank", p.n);
+        if (rank == 0)
+            check(!p.bad && p.delivered == p.n, "journaled results", p.n);
+        free(p.seen);
+    }
+    if (rank == 0)
+        unlink(path);
+}
+
 static void wrong_world(void)
 {
     tf_options o = TF_OPTIONS_INIT;
@@ -181,6 +215,7 @@ int main(int argc, char **argv)
     same_as_serial(5000, 0, TF_ORDER_COMPLETED);
     failing_tasks();
     big_results();
+    journaled();
     wrong_world();
     int local[2] = {passed, failed}, total[2];
     MPI_Reduce(local, total, 2, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
