@@ -101,7 +101,11 @@ static size_t footprint(const tf__batch *b)
     return b->len + b->count * sizeof(tf__slot);
 }
 
-static void push(tf__batch **list, tf__batch *b);
+static void push(tf__batch **list, tf__batch *b)
+{
+    b->next = *list;
+    *list = b;
+}
 
 static int replay_one(tf__deliver *d, size_t index)
 {
@@ -149,21 +153,18 @@ int tf__deliver_replay(tf__deliver *d)
     if (d->journal == NULL || d->status != 0)
         return d->status;
     if (d->ordered) {
-        tf__batch *spent = NULL; /* nothing is pending before the run */
+        /* Before the run nothing is pending, and after it everything
+         * computed has been delivered: only old results can move. */
+        tf__batch *spent = NULL;
         advance(d, &spent);
-    } else if (d->report->n_replayed == 0) {
+    } else if (!d->replayed) {
         for (size_t i = 0; i < d->n_tasks && d->status == 0; i++)
             if (replayable(d, i))
                 d->status = replay_one(d, i);
     }
+    d->replayed = 1;
     progress(d, 0);
     return d->status;
-}
-
-static void push(tf__batch **list, tf__batch *b)
-{
-    b->next = *list;
-    *list = b;
 }
 
 static void insert_sorted(tf__deliver *d, tf__batch *b)

@@ -163,6 +163,7 @@ typedef struct tf__deliver {
     double progress_every, t0, last_progress;
     tf__journal *journal;     /* NULL without one */
     tf__journal_status *journal_status;
+    int replayed;             /* as completed: old results delivered */
 } tf__deliver;
 
 TF__HIDDEN void tf__deliver_init(tf__deliver *d, size_t n_tasks,
