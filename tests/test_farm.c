@@ -7,6 +7,7 @@
  * CTest runs this same file once per backend.
  */
 #include "taskfarm.h"
+#include "testkit.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,14 +23,6 @@
 static tf_backend backend_under_test = TF_BACKEND_THREADS;
 
 /* ---- a deterministic task with variable-size results ------------------ */
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return x;
-}
 
 static size_t result_len(size_t i)
 {

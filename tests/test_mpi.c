@@ -10,6 +10,7 @@
  * failures are summed over the ranks, and rank 0 prints the closing line.
  */
 #include "taskfarm.h"
+#include "testkit.h"
 
 #include <mpi.h>
 #include <stdint.h>
@@ -29,14 +30,6 @@ static void check(int ok, const char *what, size_t n)
     }
     failed++;
     fprintf(stderr, "rank %d: FAIL: %s (N = %zu)\n", rank, what, n);
-}
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return x;
 }
 
 typedef struct probe {
