@@ -29,6 +29,10 @@
  *     get grace_seconds to finish, so that their results reach the journal
  *     before Slurm's SIGKILL.
  *   - Destroy kills and reaps every worker: no zombies, no descriptors left.
+ *   - A new worker closes its siblings' sockets and the run's journal: a
+ *     worker orphaned by a killed parent must not keep the journal's lock
+ *     from the rerun. (The caller's other descriptors stay open: a task
+ *     may use them.)
  */
 #define _GNU_SOURCE
 #include "procs.h"
@@ -62,6 +66,7 @@ typedef struct retry {
 } retry;
 
 typedef struct procs {
+    const tf_farm *farm;      /* for the journal a new worker must close */
     worker *w;
     int n;
     tf__worker_slot *slots;   /* shared with the workers */
@@ -130,6 +135,8 @@ static int spawn(procs *p, int i)
         if (j != i && p->w[j].fd >= 0)
             p->close_fds[n_close++] = p->w[j].fd;
     p->close_fds[n_close++] = sv[0];
+    if (p->farm->journal_fd >= 0)
+        p->close_fds[n_close++] = p->farm->journal_fd;
     atomic_store(&p->slots[i].started_ns, 0);
     pid_t pid = fork();
     if (pid < 0) {
@@ -510,7 +517,7 @@ static int procs_alloc(procs *p, int n)
 {
     p->n = n;
     p->w = calloc((size_t)n, sizeof(*p->w));
-    p->close_fds = calloc((size_t)n + 1, sizeof(*p->close_fds));
+    p->close_fds = calloc((size_t)n + 2, sizeof(*p->close_fds));
     p->pfd = calloc((size_t)n, sizeof(*p->pfd));
     p->pfd_worker = calloc((size_t)n, sizeof(*p->pfd_worker));
     if (p->w == NULL || p->close_fds == NULL || p->pfd == NULL ||
@@ -535,6 +542,7 @@ static int procs_start(tf_farm *farm)
     procs *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return TF_ENOMEM;
+    p->farm = farm;
     int rc = procs_alloc(p, farm->n_workers);
     if (rc == 0 && revive(p) != 0) {
         farm->sys_errno = errno;

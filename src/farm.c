@@ -181,6 +181,7 @@ int tf_farm_create(tf_farm **out, const tf_options *opts)
         return TF_ENOMEM;
     f->opts = *o;
     f->n_workers = workers;
+    f->journal_fd = -1;
     f->ops = ops;
     *out = f;
     return 0;
@@ -336,6 +337,7 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
                      user, rep);
     r.deliver.journal = journal;
     r.deliver.journal_status = &jst;
+    farm->journal_fd = tf__journal_fd(journal);
     farm->running = 1;
     if (r.watch_signals)
         tf__signals_begin();
@@ -353,6 +355,7 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
         jst.sys_errno = errno;
         r.deliver.status = TF_EJOURNAL;
     }
+    farm->journal_fd = -1;
     farm->running = 0;
     tf__sched_release(&r.sched);
 

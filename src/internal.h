@@ -140,6 +140,9 @@ TF__HIDDEN int tf__journal_read(tf__journal *j, size_t index,
 /* Appends a batch's successful results. 0 or TF_EJOURNAL / TF_ENOMEM. */
 TF__HIDDEN int tf__journal_append(tf__journal *j, const tf__batch *b,
                                   tf__journal_status *st);
+/* Its file descriptor: a forked worker must close it, or it would keep the
+ * journal (and its lock) after its parent is gone. */
+TF__HIDDEN int tf__journal_fd(const tf__journal *j);
 /* Closes; NULL is fine. With `sync`, fdatasync first: 0, or -1 if it
  * failed. */
 TF__HIDDEN int tf__journal_close(tf__journal *j, int sync);
@@ -227,6 +230,7 @@ struct tf_farm {
     int started;
     int running;
     int sys_errno;            /* errno behind the last TF_ESYS */
+    int journal_fd;           /* the running run's journal, or -1 */
     const tf__backend_ops *ops;
     void *state;              /* the backend's own */
 };

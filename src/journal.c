@@ -345,9 +345,9 @@ int tf__journal_open(tf__journal **out, const char *path, size_t n_tasks,
     return 0;
 }
 
-size_t tf__journal_done_count(const tf__journal *j)
+int tf__journal_fd(const tf__journal *j)
 {
-    return j->n_done;
+    return j != NULL ? j->fd : -1;
 }
 
 int tf__journal_has(const tf__journal *j, size_t index)

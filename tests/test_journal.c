@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "taskfarm.h"
+#include "testkit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,14 +36,6 @@ static char dir[64];
 static int seed_count;
 
 /* ---- a deterministic task, and a caller that checks everything -------- */
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return x;
-}
 
 /* From 0 bytes: empty results are records too. */
 static size_t len_of(size_t i)
@@ -589,6 +582,42 @@ static void test_sigkill_loses_only_in_flight(void **state)
     }
 }
 
+/* Only the parent is killed, as `kill -9 PID` does: its workers are left
+ * in the middle of slow tasks. They must not hold the journal (its lock):
+ * a rerun started at once resumes. */
+static int slow_task(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    usleep(300000);
+    return task(NULL, i, out);
+}
+
+static void test_orphaned_workers_release_the_journal(void **state)
+{
+    (void)state;
+    if (backend_under_test != TF_BACKEND_PROCS)
+        skip(); /* only the process backend forks */
+    char path[128];
+    path_of(path, sizeof path, "orphans.journal");
+    unlink(path);
+    pid_t pid = fork();
+    if (pid == 0) {
+        tf_options o = kill_options(path);
+        o.batch_size = 1;
+        tf_map(&o, 40, slow_task, NULL, NULL, NULL, NULL);
+        _exit(0);
+    }
+    usleep(450000); /* a few tasks done, two in flight */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    tf_report rep;
+    seen s;
+    assert_int_equal(run(path, 40, &rep, &s), 0);
+    assert_int_equal(s.delivered, 40);
+    assert_false(s.bad);
+    usleep(400000); /* let the orphans finish and die before the next test */
+}
+
 static int setup_dir(void **state)
 {
     (void)state;
@@ -622,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_in_use_by_another_run),
         cmocka_unit_test(test_durability_options),
         cmocka_unit_test(test_sigkill_loses_only_in_flight),
+        cmocka_unit_test(test_orphaned_workers_release_the_journal),
     };
     return cmocka_run_group_tests_name("journal", tests, setup_dir,
                                        remove_dir);
