@@ -285,6 +285,22 @@ static void report_journal(tf_report *rep, const tf__journal_status *st)
         rep->sys_errno = st->sys_errno;
 }
 
+/* Syncs only a journal that a rerun will read (its run did not deliver
+ * every task), and closes it; a failed sync fails a run that had not
+ * failed already. */
+static void close_journal(tf__run *r, tf__journal *journal,
+                          tf__journal_status *st, int rc)
+{
+    const tf_report *rep = r->report;
+    int complete = rep->n_ok + rep->n_failed == r->n_tasks;
+    if (tf__journal_close(journal, !complete) != 0 && rc == 0 &&
+        r->deliver.status == 0) {
+        st->problem = TF_JOURNAL_IO;
+        st->sys_errno = errno;
+        r->deliver.status = TF_EJOURNAL;
+    }
+}
+
 /* Replays, runs the backend for what is left, replays what follows. */
 static int drive(tf_farm *farm, tf__run *r)
 {
@@ -346,15 +362,7 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
         tf__signals_end();
     if (rc == 0 && n_tasks > 0)
         tf__deliver_finish(&r.deliver);
-    /* Sync only a journal that a rerun will read: one whose run did not
-     * deliver every task. */
-    int complete = rep->n_ok + rep->n_failed == n_tasks;
-    if (tf__journal_close(journal, !complete) != 0 && rc == 0 &&
-        r.deliver.status == 0) {
-        jst.problem = TF_JOURNAL_IO;
-        jst.sys_errno = errno;
-        r.deliver.status = TF_EJOURNAL;
-    }
+    close_journal(&r, journal, &jst, rc);
     farm->journal_fd = -1;
     farm->running = 0;
     tf__sched_release(&r.sched);
