@@ -140,7 +140,6 @@ static void advance(tf__deliver *d, tf__batch **spent)
         if (head == NULL || head->start != d->next)
             break;
         d->pending = head->next;
-        d->n_pending--;
         d->pending_bytes -= footprint(head);
         d->next += head->count;
         d->status = deliver_one(d, head);
@@ -174,7 +173,6 @@ static void insert_sorted(tf__deliver *d, tf__batch *b)
         p = &(*p)->next;
     b->next = *p;
     *p = b;
-    d->n_pending++;
     d->pending_bytes += footprint(b);
 }
 
@@ -213,6 +211,5 @@ void tf__deliver_drain(tf__deliver *d, tf__batch **spent)
         d->pending = b->next;
         push(spent, b);
     }
-    d->n_pending = 0;
     d->pending_bytes = 0;
 }

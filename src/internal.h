@@ -123,7 +123,6 @@ typedef struct tf__journal_status {
     uint64_t offset;
     int sys_errno;
     uint64_t truncated;       /* bytes of a torn tail cut at open */
-    size_t replayable;        /* records found at open */
 } tf__journal_status;
 
 /* Opens or creates the journal of a run of n_tasks named by key. 0, or
@@ -153,7 +152,6 @@ typedef struct tf__deliver {
     size_t n_tasks;
     size_t next;              /* index order: the next index to deliver */
     tf__batch *pending;       /* index order: finished, waiting, by start */
-    size_t n_pending;
     size_t pending_bytes;     /* their results and slots */
     int ordered, stop_on_error;
     int status;               /* 0, or why delivery stopped */

@@ -71,7 +71,6 @@ struct tf__journal {
     int fd;
     size_t n_tasks;
     uint64_t *offset;      /* per task: where its record starts; 0 = none */
-    size_t n_done;
     uint64_t end;          /* where the next record goes */
     unsigned char *buf;    /* replay buffer */
     size_t buf_cap;
@@ -277,10 +276,8 @@ static int read_records(tf__journal *j, uint64_t size, tf__journal_status *st)
             st->truncated = size - at;
             break;
         }
-        if (j->offset[r.index] == 0) {
+        if (j->offset[r.index] == 0)
             j->offset[r.index] = at;
-            j->n_done++;
-        }
         at += sizeof r + r.len;
     }
     j->end = at;
@@ -340,7 +337,6 @@ int tf__journal_open(tf__journal **out, const char *path, size_t n_tasks,
         tf__journal_close(j, 0);
         return rc;
     }
-    st->replayable = j->n_done;
     *out = j;
     return 0;
 }
@@ -432,7 +428,6 @@ int tf__journal_append(tf__journal *j, const tf__batch *b,
         bytes += sizeof *r + s->len;
         j->offset[b->start + i] = (j->end + bytes - sizeof *r - s->len) |
                                   WRITTEN_NOW;
-        j->n_done++;
         j->unsynced++;
         if (n == 2 * IOV_BATCH || i + 1 == b->count) {
             if (write_iov(j, iov, n, bytes) != 0)
