@@ -149,7 +149,11 @@ typedef enum {
     TF_FAIL_ERROR = 1,  /* the task callback returned non-zero: code = value */
     TF_FAIL_SIGNAL,     /* its worker process died of signal `code` */
     TF_FAIL_EXIT,       /* its worker process exited with status `code` */
-    TF_FAIL_TIMEOUT     /* it exceeded the per-task time limit (seconds) */
+    TF_FAIL_TIMEOUT,    /* it exceeded the per-task time limit (seconds) */
+    TF_FAIL_LOST        /* its worker process broke its connection while
+                           alive (the task closed the descriptors it
+                           inherited) or sent a malformed message: it was
+                           killed; code 0 */
 } tf_fail_kind;
 
 typedef struct tf_task_error {
@@ -208,18 +212,34 @@ typedef struct tf_options {
     size_t batch_size;     /* tasks per batch; 0 = automatic */
     tf_order order;        /* 0 = index order */
     int stop_on_error;     /* 0 = keep going; 1 = stop at the first failure */
-    /* Process backend only. */
-    double task_timeout;   /* seconds per task; 0 = no limit */
-    int retries;           /* extra attempts for a failed task; 0 = none */
-    /* 0: during a run, SIGINT and SIGTERM stop the run (TF_EINTR) and the
-     * previous handlers come back when it returns. 1: leave signals alone. */
+    /* Seconds per task; 0 = no limit. Process backend only: a time limit
+     * needs a worker that can be killed, so any other backend refuses it
+     * at tf_farm_create() with TF_EINVAL. */
+    double task_timeout;
+    /* Extra attempts for a failed task; 0 = none. Every backend retries a
+     * task that returned an error; a crash or a time-out can only happen,
+     * and be retried, with the process backend. */
+    int retries;
+    /* 0: during a run the library handles SIGINT and SIGTERM: no new work
+     * starts, running tasks end (threads, serial and MPI cannot interrupt
+     * a task; procs kills its busy workers after grace_seconds), what they
+     * finished reaches the journal, and the run returns TF_EINTR with
+     * report->signal set, within about 100 ms of that. Results are
+     * delivered up to the signal, not after. When the run returns, the
+     * caller's handlers are back; if the caller had installed a handler of
+     * its own (not SIG_DFL or SIG_IGN), the signal is raised again so that
+     * handler runs once. With SIG_DFL it is not: the caller gets TF_EINTR
+     * and decides (e.g. exit with 128 + signal).
+     * MPI: rank 0 decides; every rank returns TF_EINTR. mpirun and srun
+     * signal every rank.
+     * 1: leave signals alone. */
     int keep_signals;
     tf_progress_fn on_progress;  /* NULL = none */
     void *progress_user;
     double progress_interval;    /* seconds; 0 = 0.2 */
-    /* Process backend: told of each failed attempt that will be retried
-     * (err->attempts is the attempt that failed), in the caller's thread;
-     * its return value is ignored. NULL = not told. */
+    /* Told of each failed attempt that will be retried (err->attempts is
+     * the attempt that failed), in the caller's thread; its return value is
+     * ignored. NULL = not told. */
     tf_error_fn on_retry;
     void *retry_user;
     /* Resume. With a journal path, every finished result is appended to that
@@ -238,9 +258,10 @@ typedef struct tf_options {
     double journal_sync_interval;
     int journal_sync_every;
     /* On SIGINT/SIGTERM, in-flight tasks get this long to finish and reach
-     * the journal before their workers are stopped (procs; other backends
-     * always let a running task finish). 0 = 3 s, below Slurm's KillWait;
-     * < 0 = stop at once. */
+     * the journal before their workers are killed. 0 = 3 s, below Slurm's
+     * KillWait; < 0 = stop at once. Process backend only (the others
+     * always let a running task finish): any other value is refused there
+     * with TF_EINVAL. */
     double grace_seconds;
 } tf_options;
 
@@ -314,7 +335,9 @@ int tf_progress_format(char *buf, size_t size, size_t done, size_t total,
 typedef struct tf_farm tf_farm;
 
 /* Creates a farm. `opts` may be NULL for all defaults; it is copied.
- * Returns 0 and sets *out, or TF_EINVAL (bad options), TF_ERANGE (n_jobs out
+ * Returns 0 and sets *out, or TF_EINVAL (bad options, or an option the
+ * backend cannot honour: task_timeout or grace_seconds without processes),
+ * TF_ERANGE (n_jobs out
  * of range), TF_ENOTBUILT (backend missing), TF_EWORLD (MPI: n_jobs is not
  * the world size, or MPI is not initialized), TF_ENOMEM. Workers start on
  * the first run. */
@@ -345,8 +368,17 @@ int tf_farm_workers(const tf_farm *farm);
  * arguments (no callback runs); TF_ENOMEM / TF_ESYS when the farm itself
  * failed (report->sys_errno says why).
  *
+ * Memory: while results wait for delivery (in index order, behind a slow
+ * task; or behind a slow result callback) the farm hands out no new work
+ * beyond the range delivery waits for, so what is held stays bounded by a
+ * few MiB per worker (at most 256 MiB) plus what is in flight, whatever N
+ * is, in every order, with or without a journal (which keeps 8 bytes per
+ * task in memory).
+ *
  * With the process backend, a worker is a fork of the caller made at the
- * first run and reused afterwards: it sees memory as it was at that fork. */
+ * first run and reused afterwards: it sees memory as it was at that fork.
+ * A worker that died (between runs too) is replaced before it gets work;
+ * a death is blamed on a task only if that task had started on it. */
 int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
                 tf_result_fn on_result, tf_error_fn on_error, void *user,
                 tf_report *report);

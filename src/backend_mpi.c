@@ -6,59 +6,65 @@
  *     arguments. The farm talks on its own duplicate of MPI_COMM_WORLD, so
  *     its messages never meet the caller's. All MPI calls happen in the
  *     thread that calls tf_farm_run (MPI_THREAD_FUNNELED is enough).
- *   - Rank 0 owns the scheduler and the delivery, as the caller's thread
- *     does in the other backends: the result and error callbacks run there,
- *     in index order by default.
- *   - Each worker rank keeps QUEUE_DEPTH batches: one it computes and one
- *     waiting in its inbox, so it never waits for rank 0 to answer.
- *   - Rank 0 computes too, one task at a time, but only when it is idle
- *     enough: every worker's queue is full and no result is waiting. With
- *     few ranks that adds a worker (2 ranks run at the speed of 2
- *     processes); with many, results arrive often and rank 0 stays a pure
- *     coordinator, so it never delays more than one task's time.
- *   - The end: when nothing is left and nothing is outstanding, rank 0 sends
- *     every worker STOP, then broadcasts the run's outcome (return code and
- *     report), so that every rank returns the same. A stopped run (first
- *     failure, cancel, signal) hands out nothing more and drains what is
+ *   - Rank 0 runs the core's run loop (run.c) with this file as its
+ *     transport: the scheduler, the delivery, the journal and the result
+ *     and error callbacks live there. The other ranks `serve`: receive a
+ *     job, compute it, send the batch back (wire.h), until STOP.
+ *   - The core's workers 0..size-2 are ranks 1..size-1; its last worker is
+ *     rank 0 itself, which computes one task at a time, and only when no
+ *     result is waiting, so it never delays the others by more than one
+ *     task. With few ranks that adds a worker; with many, results arrive
+ *     often and rank 0 stays a coordinator.
+ *   - Each worker rank holds two jobs: one it computes and one waiting in
+ *     its inbox, so it never waits for rank 0 to answer; results go back
+ *     with non-blocking sends from two buffers in turn.
+ *   - Rank 0 never blocks in a receive while it waits: it probes, computes
+ *     its own task or sleeps briefly, and returns to the core at least
+ *     every wait time-out, so that a signal is seen within about 50 ms.
+ *   - Every incoming header is checked against the job that rank was sent
+ *     before anything is allocated; a malformed message is received in
+ *     full and thrown away, and that rank is given no more work.
+ *   - The end: rank 0 sends every worker STOP, then broadcasts the run's
+ *     outcome (return code and report), so that every rank returns the
+ *     same. A stopped run (first failure, cancel, signal) drains what is
  *     outstanding first: running tasks cannot be interrupted.
  *   - A rank that dies takes the MPI job with it; MPI cannot survive it.
- *     The journal makes the rerun pick up: only rank 0 opens it (it owns
- *     the scheduler), and every rank runs even when the journal already
- *     holds everything, so that the others hear STOP.
+ *     The journal makes the rerun pick up: only rank 0 opens it, and every
+ *     rank runs even when the journal already holds everything, so that
+ *     the others hear STOP.
  */
-#include "internal.h"
+#include "wire.h"
 
 #include <limits.h>
 #include <mpi.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#define QUEUE_DEPTH 2
 #define TAG_JOB 1
 #define TAG_HEADER 2
 #define TAG_SLOTS 3
 #define TAG_DATA 4
+#define IDLE_SLEEP_NS 50000   /* between two probes with nothing to do */
 
 typedef struct mpi_state {
     MPI_Comm comm;
     int rank, size;
-    int *queued;          /* per rank: batches sent, results not yet back */
-    int outstanding;      /* their sum */
-    tf__batch *spare;
+    tf__batch *local[2];      /* rank 0's own jobs; the first computing */
+    int n_local;
 } mpi_state;
-
-/* Result header: start, count, len, and the compute time's bits. */
-typedef struct header {
-    uint64_t start, count, len;
-    double seconds;
-} header;
 
 /* What rank 0 broadcasts at the end of a run. */
 typedef struct outcome {
     int rc, status, interrupted, sys_errno;
     tf_report report;
 } outcome;
+
+static int rank_of(const mpi_state *m, int w)
+{
+    return (w + 1) % m->size;
+}
 
 /* ---- the world -------------------------------------------------------- */
 
@@ -75,8 +81,10 @@ static int mpi_workers(const tf_options *o)
     return size > TF_MAX_JOBS ? TF_ERANGE : size;
 }
 
-static int mpi_start(tf_farm *farm)
+static int mpi_start(void **state, int n, tf__run *r)
 {
+    (void)n;
+    (void)r;
     mpi_state *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return TF_ENOMEM;
@@ -84,154 +92,167 @@ static int mpi_start(tf_farm *farm)
         free(m);
         return TF_ESYS;
     }
+    /* A malformed message must come back as an error code, not abort. */
+    MPI_Comm_set_errhandler(m->comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(m->comm, &m->rank);
     MPI_Comm_size(m->comm, &m->size);
-    m->queued = calloc((size_t)m->size, sizeof(*m->queued));
-    if (m->queued == NULL) {
-        MPI_Comm_free(&m->comm);
-        free(m);
-        return TF_ENOMEM;
-    }
-    farm->state = m;
+    *state = m;
     return 0;
 }
 
-static void mpi_stop(tf_farm *farm)
+static void mpi_stop(void *state)
 {
-    mpi_state *m = farm->state;
+    mpi_state *m = state;
     if (m == NULL)
         return;
     int done = 0;
     MPI_Finalized(&done);
     if (!done)
         MPI_Comm_free(&m->comm);
-    tf__batch_free_list(m->spare);
-    free(m->queued);
+    for (int i = 0; i < m->n_local; i++)
+        tf__batch_free(m->local[i]);
     free(m);
-    farm->state = NULL;
 }
 
-/* ---- rank 0 ----------------------------------------------------------- */
+/* ---- rank 0: the transport ------------------------------------------- */
 
-static void deliver(mpi_state *m, tf__run *r, tf__batch *b)
+static size_t mpi_cap(const void *state, int w)
 {
-    tf__batch *spent = NULL;
-    if (tf__deliver_batch(&r->deliver, b, &spent) != 0)
-        tf__sched_stop(&r->sched);
-    tf__batch_give(&m->spare, spent);
+    const mpi_state *m = state;
+    return rank_of(m, w) == 0 && m->size > 1 ? 1 : SIZE_MAX;
 }
 
-
-static void send_job(mpi_state *m, int to, tf__range job)
+static int mpi_send(void *state, int w, const tf__job *job, tf__run *r)
 {
-    uint64_t msg[2] = {job.start, job.count};
-    MPI_Send(msg, 2, MPI_UINT64_T, to, TAG_JOB, m->comm);
-    if (job.count > 0) {
-        m->queued[to]++;
-        m->outstanding++;
-    }
-}
-
-/* Tops up every worker's queue. */
-static void feed(mpi_state *m, tf__run *r)
-{
-    for (int w = 1; w < m->size; w++) {
-        while (m->queued[w] < QUEUE_DEPTH && !tf__run_must_wait(r, m->size)) {
-            tf__range job = tf__sched_next(&r->sched);
-            if (job.count == 0)
-                return;
-            send_job(m, w, job);
+    mpi_state *m = state;
+    int to = rank_of(m, w);
+    if (to == 0) {
+        tf__batch *b = tf__batch_take(&r->spare);
+        if (b == NULL || tf__batch_begin(b, job->start, job->count) != 0) {
+            tf__batch_free(b);
+            return TF_ENOMEM;
         }
+        m->local[m->n_local++] = b;
+        return 0;
     }
+    tf__wire_job msg;
+    tf__wire_job_of(&msg, job, r);
+    if (MPI_Send(&msg, (int)sizeof msg, MPI_BYTE, to, TAG_JOB, m->comm) !=
+        MPI_SUCCESS)
+        return TF_ESYS;
+    return 0;
 }
 
-static int receive(mpi_state *m, tf__run *r)
+/* Receives the next message from `from` with `tag` and throws it away,
+ * whatever its size (without memory for it, as a truncated receive). */
+static void discard(mpi_state *m, int from, int tag)
 {
-    header h;
+    MPI_Message msg;
     MPI_Status st;
-    MPI_Recv(&h, (int)sizeof h, MPI_BYTE, MPI_ANY_SOURCE, TAG_HEADER, m->comm,
-             &st);
-    int from = st.MPI_SOURCE;
-    tf__batch *b = tf__batch_take(&m->spare);
-    if (b == NULL || tf__batch_reset(b, h.start, h.count) != 0 ||
-        tf__batch_reserve(b, h.len) != 0) {
+    int count = 0;
+    MPI_Mprobe(from, tag, m->comm, &msg, &st);
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    void *buf = count > 0 ? malloc((size_t)count) : NULL;
+    MPI_Mrecv(buf, buf != NULL ? count : 0, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+    free(buf);
+}
+
+static int recv_exact(mpi_state *m, void *buf, size_t len, int from, int tag)
+{
+    if (len > INT_MAX)
+        return -1;
+    return MPI_Recv(buf, (int)len, MPI_BYTE, from, tag, m->comm,
+                    MPI_STATUS_IGNORE) == MPI_SUCCESS ? 0 : -1;
+}
+
+/* The slots and bytes that follow a header that passed its checks.
+ * 0, -1 (malformed: all received and dropped), TF_ENOMEM (dropped too). */
+static int recv_body(mpi_state *m, const tf__wire_result *h, int from,
+                     tf__run *r, tf__batch **out)
+{
+    tf__batch *b = tf__batch_take(&r->spare);
+    if (b == NULL || tf__batch_reset(b, h->start, h->count) != 0 ||
+        tf__batch_reserve(b, h->len) != 0) {
         tf__batch_free(b);
+        discard(m, from, TAG_SLOTS);
+        discard(m, from, TAG_DATA);
         return TF_ENOMEM;
     }
-    MPI_Recv(b->slots, (int)(h.count * sizeof(tf__slot)), MPI_BYTE, from,
-             TAG_SLOTS, m->comm, MPI_STATUS_IGNORE);
-    MPI_Recv(b->data, (int)h.len, MPI_BYTE, from, TAG_DATA, m->comm,
-             MPI_STATUS_IGNORE);
-    b->len = h.len;
-    b->seconds = h.seconds;
-    m->queued[from]--;
-    m->outstanding--;
-    tf__sched_observe(&r->sched, b->count, b->seconds, b->len);
-    deliver(m, r, b);
+    const tf__job *job = tf__run_head(r, from - 1);
+    int bad = recv_exact(m, b->slots, h->count * sizeof(tf__slot), from,
+                         TAG_SLOTS) != 0;
+    if (bad)
+        discard(m, from, TAG_DATA);
+    else
+        bad = recv_exact(m, b->data, h->len, from, TAG_DATA) != 0 ||
+              tf__wire_check_slots(h, b->slots, job, r->end_at_failure) != 0;
+    if (bad) {
+        tf__batch_give(&r->spare, b);
+        return -1;
+    }
+    b->len = h->len;
+    b->seconds = h->seconds;
+    *out = b;
     return 0;
 }
 
-static int idle_enough(const mpi_state *m, const tf__run *r)
+static void receive(mpi_state *m, int from, tf__run *r, tf__event *ev)
 {
-    if (tf__sched_done(&r->sched) || tf__run_must_wait(r, m->size))
-        return 0;
-    for (int w = 1; w < m->size; w++)
-        if (m->queued[w] < QUEUE_DEPTH)
-            return 0;
-    int waiting = 0;
-    if (m->size > 1)
-        MPI_Iprobe(MPI_ANY_SOURCE, TAG_HEADER, m->comm, &waiting,
-                   MPI_STATUS_IGNORE);
-    return !waiting;
-}
-
-/* Rank 0's own share: one task while workers are busy, a whole batch when
- * it is alone. */
-static int compute_here(mpi_state *m, tf__run *r)
-{
-    tf__range job = tf__sched_next_capped(&r->sched,
-                                          m->size > 1 ? 1 : SIZE_MAX);
-    if (job.count == 0)
-        return 0;
-    tf__batch *b = tf__batch_take(&m->spare);
-    const tf__exec how = {r->task, r->user, r->opts->stop_on_error, NULL,
-                          NULL};
-    if (b == NULL || tf__batch_exec(b, job.start, job.count, &how) != 0) {
-        tf__batch_free(b);
-        return TF_ENOMEM;
+    int w = from - 1;
+    tf__wire_result h;
+    int rc = -1;
+    tf__batch *b = NULL;
+    if (recv_exact(m, &h, sizeof h, from, TAG_HEADER) == 0 &&
+        tf__wire_check_header(&h, tf__run_head(r, w)) == 0) {
+        rc = recv_body(m, &h, from, r, &b);
+    } else {
+        discard(m, from, TAG_SLOTS);
+        discard(m, from, TAG_DATA);
     }
-    tf__sched_observe(&r->sched, b->count, b->seconds, b->len);
-    deliver(m, r, b);
-    return 0;
+    if (rc == 0)
+        *ev = (tf__event){.kind = TF__EV_BATCH, .worker = w, .batch = b};
+    else if (rc == TF_ENOMEM)
+        *ev = (tf__event){.kind = TF__EV_FAILED, .worker = w, .rc = rc};
+    else /* a broken rank: no more work for it (MPI cannot replace it) */
+        *ev = (tf__event){.kind = TF__EV_LOST, .worker = w,
+                          .fail = TF_FAIL_LOST};
 }
 
-static int coordinate(mpi_state *m, tf__run *r)
+/* One task of rank 0's own job; 1 when that job is complete (in ev). */
+static int step_local(mpi_state *m, tf__run *r, tf__event *ev)
 {
-    int rc = 0;
+    const tf__exec how = {r->task, r->user, r->end_at_failure, NULL, NULL};
+    if (!tf__batch_step(m->local[0], &how))
+        return 0;
+    *ev = (tf__event){.kind = TF__EV_BATCH, .worker = m->size - 1,
+                      .batch = m->local[0]};
+    m->local[0] = m->local[1];
+    m->n_local--;
+    return 1;
+}
+
+static int mpi_wait(void *state, double timeout, tf__run *r, tf__event *ev)
+{
+    mpi_state *m = state;
+    double until = tf__now() + timeout;
     for (;;) {
-        tf__run_check_signal(r);
-        if (rc == 0)
-            feed(m, r);
-        if (rc == 0 && idle_enough(m, r)) {
-            rc = compute_here(m, r);
-            if (rc != 0)
-                tf__sched_stop(&r->sched);
+        int waiting = 0;
+        MPI_Status st;
+        if (m->size > 1)
+            MPI_Iprobe(MPI_ANY_SOURCE, TAG_HEADER, m->comm, &waiting, &st);
+        if (waiting) {
+            receive(m, st.MPI_SOURCE, r, ev);
+            return 0;
+        }
+        if (m->n_local > 0) {
+            if (step_local(m, r, ev))
+                return 0;
             continue;
         }
-        if (m->outstanding == 0)
-            break;
-        int err = receive(m, r);
-        if (err != 0 && rc == 0) {
-            rc = err;
-            tf__sched_stop(&r->sched);
-        }
+        if (tf__now() >= until)
+            return 0;
+        nanosleep(&(struct timespec){0, IDLE_SLEEP_NS}, NULL);
     }
-    for (int w = 1; w < m->size; w++)
-        send_job(m, w, (tf__range){0, 0}); /* STOP */
-    tf__batch *rest = NULL;
-    tf__deliver_drain(&r->deliver, &rest);
-    tf__batch_give(&m->spare, rest);
-    return rc;
 }
 
 /* ---- the other ranks -------------------------------------------------- */
@@ -240,7 +261,7 @@ static int coordinate(mpi_state *m, tf__run *r)
  * sends, which must all stay alive until the sends complete. */
 typedef struct outbox {
     tf__batch *batch;
-    header h;
+    tf__wire_result h;
     MPI_Request req[3];
     int busy;
 } outbox;
@@ -259,7 +280,7 @@ static void send_result(mpi_state *m, outbox *o)
     const tf__batch *b = o->batch;
     if (b->len > INT_MAX || b->count * sizeof(tf__slot) > INT_MAX)
         MPI_Abort(m->comm, 75); /* one batch over 2 GiB: MPI counts are int */
-    o->h = (header){b->start, b->count, b->len, b->seconds};
+    tf__wire_result_of(&o->h, b);
     MPI_Isend(&o->h, (int)sizeof o->h, MPI_BYTE, 0, TAG_HEADER, m->comm,
               &o->req[0]);
     MPI_Isend(b->slots, (int)(b->count * sizeof(tf__slot)), MPI_BYTE, 0,
@@ -271,45 +292,46 @@ static void send_result(mpi_state *m, outbox *o)
 
 /* Computes jobs until STOP, into two buffers in turn: while one result
  * travels, the next job (already queued by rank 0) is computed. */
-static int work(mpi_state *m, tf__run *r)
+static int mpi_serve(void *state, tf__run *r)
 {
-    outbox box[2] = {{tf__batch_take(&m->spare), {0}, {0}, 0}, {tf__batch_take(&m->spare), {0}, {0}, 0}};
-    const tf__exec how = {r->task, r->user, r->opts->stop_on_error, NULL,
-                          NULL};
+    mpi_state *m = state;
+    outbox box[2] = {{.batch = tf__batch_take(&r->spare)},
+                     {.batch = tf__batch_take(&r->spare)}};
+    const tf__exec how = {r->task, r->user, r->end_at_failure, NULL, NULL};
     if (box[0].batch == NULL || box[1].batch == NULL)
         MPI_Abort(m->comm, 71);
     for (int cur = 0;; cur ^= 1) {
-        uint64_t job[2];
-        MPI_Recv(job, 2, MPI_UINT64_T, 0, TAG_JOB, m->comm, MPI_STATUS_IGNORE);
-        if (job[1] == 0)
+        tf__wire_job job;
+        if (MPI_Recv(&job, (int)sizeof job, MPI_BYTE, 0, TAG_JOB, m->comm,
+                     MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            MPI_Abort(m->comm, 76);
+        if (job.count == 0)
             break;
         wait_sent(&box[cur]);
-        if (tf__batch_exec(box[cur].batch, job[0], job[1], &how) != 0)
+        if (tf__batch_exec(box[cur].batch, job.start, job.count, &how) != 0)
             MPI_Abort(m->comm, 71); /* out of memory on a worker rank */
         send_result(m, &box[cur]);
     }
     for (int i = 0; i < 2; i++) {
         wait_sent(&box[i]);
-        tf__batch_give(&m->spare, box[i].batch);
+        tf__batch_give(&r->spare, box[i].batch);
     }
     return 0;
 }
 
-/* ---- the run ---------------------------------------------------------- */
+/* ---- the end of a run, on every rank ---------------------------------- */
 
-static int mpi_run(tf_farm *farm, tf__run *r)
+static int mpi_finish(void *state, tf__run *r, int rc)
 {
-    mpi_state *m = farm->state;
+    mpi_state *m = state;
     outcome o;
     memset(&o, 0, sizeof o);
     if (m->rank == 0) {
-        o.rc = coordinate(m, r);
-        o.status = r->deliver.status;
-        o.interrupted = r->interrupted;
-        o.sys_errno = r->sys_errno;
-        o.report = *r->report;
-    } else {
-        work(m, r);
+        tf__wire_job stop = {0};
+        for (int to = 1; to < m->size; to++)
+            MPI_Send(&stop, (int)sizeof stop, MPI_BYTE, to, TAG_JOB, m->comm);
+        o = (outcome){rc, r->deliver.status, r->interrupted, r->sys_errno,
+                      *r->report};
     }
     MPI_Bcast(&o, (int)sizeof o, MPI_BYTE, 0, m->comm);
     if (m->rank != 0) { /* every rank returns what rank 0 saw */
@@ -329,11 +351,12 @@ static int mpi_delivers(void)
     return rank == 0;
 }
 
-static const tf__backend_ops mpi_ops = {
-    .workers = mpi_workers, .start = mpi_start, .run = mpi_run,
-    .stop = mpi_stop, .delivers = mpi_delivers};
+static const tf__transport mpi_transport = {
+    .depth = 2, .workers = mpi_workers, .start = mpi_start,
+    .stop = mpi_stop, .send = mpi_send, .wait = mpi_wait, .cap = mpi_cap,
+    .delivers = mpi_delivers, .serve = mpi_serve, .finish = mpi_finish};
 
-const tf__backend_ops *tf__mpi_backend(void)
+const tf__transport *tf__mpi_transport(void)
 {
-    return &mpi_ops;
+    return &mpi_transport;
 }

@@ -4,7 +4,7 @@
  */
 #include "internal.h"
 
-const tf__backend_ops *tf__mpi_backend(void)
+const tf__transport *tf__mpi_transport(void)
 {
     return NULL;
 }

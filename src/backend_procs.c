@@ -1,33 +1,32 @@
 /*
- * backend_procs.c - forked worker processes: crash isolation, time limits,
- * retries.
+ * backend_procs.c - forked worker processes: crash isolation, time limits.
  *
  * DESIGN
+ *   - A transport for the core's run loop (run.c), which owns dispatch,
+ *     retries, time limits and delivery; this file moves jobs and batches
+ *     and says what happened to a worker.
  *   - Workers are forked at the farm's first run and reused by later runs
- *     (procs_worker.c is their side). Each has one socketpair: jobs go down,
- *     finished batches come up; send() uses MSG_NOSIGNAL, so a dead worker
- *     can never raise SIGPIPE in the caller. Each also has a slot in shared
- *     memory where it records the task it is on and since when.
- *   - Everything on this side runs in the caller's thread, in one poll()
- *     loop: dispatch ranges to idle workers, collect finished batches,
- *     deliver them (in index order by default), repeat. The scheduler and
- *     the delivery are the same as the threads backend's.
+ *     (procs_worker.c is their side). Each has one socketpair: jobs go
+ *     down, finished batches come up (wire.h); send() uses MSG_NOSIGNAL,
+ *     so a dead worker can never raise SIGPIPE in the caller. Each also has
+ *     a slot in shared memory where it records the task it is on and since
+ *     when: the core's time limits and the blame for a crash read it.
+ *   - Everything on this side runs in the caller's thread. The sockets are
+ *     read without blocking, a message assembled as its bytes arrive, so a
+ *     worker that stalls half-way through a message cannot stall the
+ *     others. Every header is checked against the job it answers before
+ *     anything is allocated, the slots before the batch is used: a
+ *     malformed message is a lost worker (killed, TF_FAIL_LOST).
  *   - A worker that dies (any signal, any exit, out of memory) shows up as
- *     end of file on its socket. Its slot names the task it was on: that
- *     task is reported with the signal or exit status; the batch's other
- *     tasks go back to the scheduler; the worker is reaped and replaced.
- *     Nothing waits on a dead worker, so a run never hangs.
- *   - Time limit: a task running longer than task_timeout has its worker
- *     killed (SIGKILL), and is handled like a crash, reported as a timeout.
- *   - Retries: a task that failed (error, crash or timeout) with attempts
- *     left is queued again and given to a freshly forked worker; the
- *     others in its batch go back to the scheduler.
- *   - Stopping (first failure, callback cancel): no more dispatch; busy
- *     workers are killed at once rather than waited for, so a cancel is
- *     immediate; dead workers are forked again on the next run. SIGINT or
- *     SIGTERM (Slurm's time limit) also stops dispatch, but busy workers
- *     get grace_seconds to finish, so that their results reach the journal
- *     before Slurm's SIGKILL.
+ *     end of file on its socket. It is reaped and its wait status
+ *     reported. End of file from a worker that is still alive (a task
+ *     closed the descriptors it inherited) means it can no longer answer:
+ *     it is killed at once and reported as TF_FAIL_LOST, never waited for.
+ *   - Workers that died between runs (the OOM killer, an administrator)
+ *     are found and replaced when the next run begins, before they are
+ *     given work.
+ *   - With no more workers than CPUs in the affinity mask, worker i stays
+ *     on the i-th of them.
  *   - Destroy kills and reaps every worker: no zombies, no descriptors left.
  *   - A new worker closes its siblings' sockets and the run's journal: a
  *     worker orphaned by a killed parent must not keep the journal's lock
@@ -46,37 +45,39 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
 
-#define POLL_MS_MAX 50   /* how often the loop looks at signals and clocks */
+/* How long a worker whose socket closed may take to be seen exiting
+ * before it is taken to be alive and killed. */
+#define EXIT_WAIT_SECONDS 0.05
+
+/* A message being received: the header, then the slots, then the bytes. */
+typedef struct rx {
+    tf__wire_result h;
+    tf__batch *b;       /* once the header passed its checks */
+    size_t got;         /* bytes of the current part */
+    int part;           /* 0 header, 1 slots, 2 bytes */
+} rx;
 
 typedef struct worker {
     pid_t pid;          /* 0 = not running */
     int fd;             /* the parent's end of the socketpair, or -1 */
-    tf__range job;      /* what it computes; count 0 = idle */
-    int attempt;        /* attempt number of a retried task, else 0 */
-    int fresh;          /* forked and not given any work yet */
+    rx in;
 } worker;
 
-typedef struct retry {
-    size_t index;
-    int attempt;
-} retry;
-
 typedef struct procs {
-    const tf_farm *farm;      /* for the journal a new worker must close */
     worker *w;
     int n;
     tf__worker_slot *slots;   /* shared with the workers */
     char **env;               /* the workers' environment */
+    cpu_set_t *cpus;          /* worker i's CPU, or NULL: not pinned */
     int *close_fds;           /* scratch: what a new child must close */
     struct pollfd *pfd;
     int *pfd_worker;
-    tf__batch *spare;
-    retry *retries;
-    size_t n_retries, retries_cap;
+    int next_poll;            /* where the next scan starts: fairness */
 } procs;
 
 /* ---- the workers' environment ----------------------------------------- */
@@ -125,7 +126,7 @@ fail:
 
 /* ---- one worker's life ------------------------------------------------ */
 
-static int spawn(procs *p, int i)
+static int spawn(procs *p, int i, const tf__run *r)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
@@ -135,9 +136,11 @@ static int spawn(procs *p, int i)
         if (j != i && p->w[j].fd >= 0)
             p->close_fds[n_close++] = p->w[j].fd;
     p->close_fds[n_close++] = sv[0];
-    if (p->farm->journal_fd >= 0)
-        p->close_fds[n_close++] = p->farm->journal_fd;
+    if (r->journal_fd >= 0)
+        p->close_fds[n_close++] = r->journal_fd;
     atomic_store(&p->slots[i].started_ns, 0);
+    tf__worker_setup setup = {sv[1], &p->slots[i], p->env, p->close_fds,
+                              n_close, p->cpus != NULL ? &p->cpus[i] : NULL};
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -147,351 +150,165 @@ static int spawn(procs *p, int i)
         return TF_ESYS;
     }
     if (pid == 0)
-        tf__worker_main(sv[1], sv[1], &p->slots[i], p->env, p->close_fds,
-                        n_close);
+        tf__worker_main(&setup);
     close(sv[1]);
-    p->w[i] = (worker){pid, sv[0], {0, 0}, 0, 1};
+    p->w[i] = (worker){.pid = pid, .fd = sv[0]};
     return 0;
+}
+
+/* Forgets a message half received. */
+static void drop_message(worker *w)
+{
+    tf__batch_free(w->in.b);
+    w->in = (rx){0};
 }
 
 /* Waits for a worker that is gone or going; returns its wait status. */
 static int reap(worker *w)
 {
     int status = 0;
+    drop_message(w);
     if (w->fd >= 0)
         close(w->fd);
     while (w->pid > 0 && waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
         ;
     w->pid = 0;
     w->fd = -1;
-    w->job.count = 0;
-    w->attempt = 0;
     return status;
 }
 
-static int kill_worker(worker *w)
+static void kill_worker(worker *w)
 {
     if (w->pid > 0)
         kill(w->pid, SIGKILL);
-    return reap(w);
+    reap(w);
 }
 
-static int revive(procs *p)
+/* A worker whose socket closed: how it ended, or, if it is still alive
+ * after EXIT_WAIT_SECONDS, killed and reported as lost. */
+static void ended(worker *w, int *kind, int *code)
 {
-    for (int i = 0; i < p->n; i++)
-        if (p->w[i].pid == 0 && spawn(p, i) != 0)
-            return TF_ESYS;
-    return 0;
-}
-
-/* ---- batches and retries ---------------------------------------------- */
-
-/* Queues another attempt at `index` after attempt `attempt - 1` failed
- * with (kind, code), and tells the caller. */
-static int push_retry(procs *p, const tf__run *r, size_t index, int attempt,
-                      int kind, int code)
-{
-    if (r->opts->on_retry != NULL) {
-        tf_task_error failed = {index, (tf_fail_kind)kind, code, attempt - 1};
-        r->opts->on_retry(r->opts->retry_user, &failed);
-    }
-    if (p->n_retries == p->retries_cap) {
-        size_t cap = p->retries_cap ? 2 * p->retries_cap : 8;
-        retry *grown = realloc(p->retries, cap * sizeof(*grown));
-        if (grown == NULL)
-            return TF_ENOMEM;
-        p->retries = grown;
-        p->retries_cap = cap;
-    }
-    p->retries[p->n_retries++] = (retry){index, attempt};
-    return 0;
-}
-
-/* Hands a batch to the delivery, or recycles it when it is empty. */
-static void deliver(procs *p, tf__run *r, tf__batch *b)
-{
-    tf__batch *spent = NULL;
-    if (b->count == 0) {
-        tf__batch_give(&p->spare, b);
+    close(w->fd);
+    w->fd = -1;
+    int status = 0;
+    double give_up = tf__now() + EXIT_WAIT_SECONDS;
+    pid_t got;
+    while ((got = waitpid(w->pid, &status, WNOHANG)) == 0 &&
+           tf__now() < give_up)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    if (got != w->pid) {
+        kill_worker(w);
+        *kind = TF_FAIL_LOST;
+        *code = 0;
         return;
     }
-    if (tf__deliver_batch(&r->deliver, b, &spent) != 0)
-        tf__sched_stop(&r->sched);
-    tf__batch_give(&p->spare, spent);
+    w->pid = 0;
+    *kind = WIFSIGNALED(status) ? TF_FAIL_SIGNAL : TF_FAIL_EXIT;
+    *code = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
 }
 
-static int requeue_around(tf__run *r, tf__range job, size_t index)
-{
-    size_t end = job.start + job.count;
-    if (tf__sched_requeue(&r->sched, job.start, index - job.start) != 0 ||
-        tf__sched_requeue(&r->sched, index + 1, end - index - 1) != 0)
-        return TF_ENOMEM;
-    return 0;
-}
+/* ---- receiving -------------------------------------------------------- */
 
-/* Task `index` failed for good or gets another attempt. */
-static int task_failed(procs *p, tf__run *r, size_t index, int kind, int code,
-                       int attempt)
+/* Where the current part of the message goes, and how long it is. */
+static void *part_buffer(rx *in, size_t *len)
 {
-    if (attempt < 1 + r->opts->retries)
-        return push_retry(p, r, index, attempt + 1, kind, code);
-    tf__batch *b = tf__batch_take(&p->spare);
-    if (b == NULL || tf__batch_set_failed(b, index, kind, code, attempt) != 0) {
-        tf__batch_free(b);
-        return TF_ENOMEM;
+    switch (in->part) {
+    case 0:
+        *len = sizeof in->h;
+        return &in->h;
+    case 1:
+        *len = in->h.count * sizeof(tf__slot);
+        return in->b->slots;
+    default:
+        *len = in->h.len;
+        return in->b->data;
     }
-    deliver(p, r, b);
+}
+
+/* The header is complete: check it against the job, make the batch. */
+static int accept_header(rx *in, int w, tf__run *r)
+{
+    const tf__job *job = tf__run_head(r, w);
+    if (tf__wire_check_header(&in->h, job) != 0)
+        return -1;
+    tf__batch *b = tf__batch_take(&r->spare);
+    if (b == NULL || tf__batch_reset(b, in->h.start, in->h.count) != 0 ||
+        tf__batch_reserve(b, in->h.len) != 0) {
+        tf__batch_free(b); /* more than memory holds: the worker is lost */
+        return -1;
+    }
+    in->b = b;
     return 0;
 }
 
-/* ---- a worker that died or overstayed --------------------------------- */
-
-static int worker_lost(procs *p, tf__run *r, int i, int timed_out)
+/* A part is complete: move on. 1 when the whole message is in. */
+static int next_part(rx *in, int w, tf__run *r)
 {
-    worker *w = &p->w[i];
-    tf__range job = w->job;
-    int attempt = w->attempt > 0 ? w->attempt : 1;
-    size_t index = atomic_load(&p->slots[i].index);
-    int status = timed_out ? kill_worker(w) : reap(w);
-    int rc = 0;
-    if (job.count > 0) {
-        if (index < job.start || index >= job.start + job.count)
-            index = job.start;
-        int kind = TF_FAIL_EXIT, code = 0;
-        if (timed_out) {
-            kind = TF_FAIL_TIMEOUT;
-            code = (int)(r->opts->task_timeout + 0.999);
-        } else if (WIFSIGNALED(status)) {
-            kind = TF_FAIL_SIGNAL;
-            code = WTERMSIG(status);
-        } else if (WIFEXITED(status)) {
-            code = WEXITSTATUS(status);
+    in->got = 0;
+    if (in->part == 0 && accept_header(in, w, r) != 0)
+        return -1;
+    if (in->part == 1 &&
+        tf__wire_check_slots(&in->h, in->b->slots, tf__run_head(r, w),
+                             r->end_at_failure) != 0)
+        return -1;
+    if (in->part++ < 2)
+        return 0;
+    in->b->len = in->h.len;
+    in->b->seconds = in->h.seconds;
+    in->b->worker = w;
+    return 1;
+}
+
+/* Reads what worker w has sent. 1: a batch is complete (in ev); 0: more
+ * to come; -1: end of file or an error; -2: a malformed message. */
+static int receive(worker *wk, int w, tf__run *r, tf__event *ev)
+{
+    rx *in = &wk->in;
+    for (;;) {
+        size_t len;
+        char *buf = part_buffer(in, &len);
+        if (in->got == len) {
+            int done = next_part(in, w, r);
+            if (done < 0)
+                return -2;
+            if (done == 1) {
+                *ev = (tf__event){.kind = TF__EV_BATCH, .worker = w,
+                                  .batch = in->b};
+                in->b = NULL;
+                in->part = 0;
+                return 1;
+            }
+            continue;
         }
-        rc = requeue_around(r, job, index);
-        if (rc == 0)
-            rc = task_failed(p, r, index, kind, code, attempt);
-    }
-    if (rc == 0 && spawn(p, i) != 0) {
-        r->sys_errno = errno;
-        rc = TF_ESYS;
-    }
-    return rc;
-}
-
-/* ---- a finished batch ------------------------------------------------- */
-
-static int receive(procs *p, int i, tf__batch **out)
-{
-    worker *w = &p->w[i];
-    tf__result_msg m;
-    *out = NULL;
-    if (tf__read_full(w->fd, &m, sizeof m) != 0)
-        return 1; /* the worker is gone */
-    tf__batch *b = tf__batch_take(&p->spare);
-    if (b == NULL || tf__batch_reset(b, m.start, m.count) != 0 ||
-        tf__batch_reserve(b, m.len) != 0) {
-        tf__batch_free(b);
-        return TF_ENOMEM;
-    }
-    if (tf__read_full(w->fd, b->slots, m.count * sizeof(tf__slot)) != 0 ||
-        tf__read_full(w->fd, b->data, m.len) != 0) {
-        tf__batch_give(&p->spare, b);
-        return 1;
-    }
-    b->len = m.len;
-    b->seconds = m.seconds;
-    *out = b;
-    return 0;
-}
-
-static int finish_batch(procs *p, tf__run *r, int i, tf__batch *b)
-{
-    worker *w = &p->w[i];
-    tf__range job = w->job;
-    int attempt = w->attempt;
-    w->job.count = 0;
-    w->attempt = 0;
-    tf__sched_observe(&r->sched, b->count, b->seconds, b->len);
-    if (attempt > 1)
-        b->slots[0].attempts = attempt;
-    /* Cut short at a failure: the tasks after it go back to the scheduler. */
-    size_t got_end = b->start + b->count;
-    int rc = tf__sched_requeue(&r->sched, got_end,
-                               job.start + job.count - got_end);
-    tf__slot *last = b->count > 0 ? &b->slots[b->count - 1] : NULL;
-    if (rc == 0 && last != NULL && last->fail != 0 &&
-        last->attempts < 1 + r->opts->retries) {
-        rc = push_retry(p, r, got_end - 1, last->attempts + 1, last->fail,
-                        last->code);
-        b->count--;
-        kill_worker(w); /* the retry goes to a fresh worker */
-        if (rc == 0 && spawn(p, i) != 0) {
-            r->sys_errno = errno;
-            rc = TF_ESYS;
+        ssize_t n = recv(wk->fd, buf + in->got, len - in->got, MSG_DONTWAIT);
+        if (n > 0) {
+            in->got += (size_t)n;
+            continue;
         }
-    }
-    deliver(p, r, b);
-    return rc;
-}
-
-static int collect(procs *p, tf__run *r, int i)
-{
-    tf__batch *b;
-    int rc = receive(p, i, &b);
-    if (rc == 1)
-        return worker_lost(p, r, i, 0);
-    if (rc != 0)
-        return rc;
-    if (p->w[i].job.count == 0) { /* nothing was asked: protocol error */
-        tf__batch_give(&p->spare, b);
-        return worker_lost(p, r, i, 0);
-    }
-    return finish_batch(p, r, i, b);
-}
-
-/* ---- dispatch --------------------------------------------------------- */
-
-static int send_job(procs *p, tf__run *r, int i, tf__range job, int attempt)
-{
-    worker *w = &p->w[i];
-    int end_at_failure = r->opts->stop_on_error || r->opts->retries > 0;
-    tf__job_msg m = {job.start, job.count, r->task, r->user, end_at_failure,
-                     0};
-    atomic_store(&p->slots[i].index, job.start);
-    atomic_store(&p->slots[i].started_ns, 0);
-    w->job = job;
-    w->attempt = attempt;
-    w->fresh = 0;
-    const char *c = (const char *)&m;
-    size_t left = sizeof m;
-    while (left > 0) {
-        ssize_t n = send(w->fd, c, left, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
-            return worker_lost(p, r, i, 0);
-        c += n;
-        left -= (size_t)n;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        return -1;
     }
-    return 0;
 }
 
-
-static int dispatch_one(procs *p, tf__run *r, int i)
+/* Worker w is lost: the event that tells the core how. */
+static void lost(procs *p, int w, int malformed, tf__run *r, tf__event *ev)
 {
-    if (p->n_retries > 0 && p->w[i].fresh) {
-        retry t = p->retries[--p->n_retries];
-        return send_job(p, r, i, (tf__range){t.index, 1}, t.attempt);
-    }
-    if (p->n_retries > 0 || tf__run_must_wait(r, p->n))
-        return 0; /* keep fresh workers for retries; let delivery catch up */
-    tf__range job = tf__sched_next(&r->sched);
-    return job.count > 0 ? send_job(p, r, i, job, 0) : 0;
+    (void)r;
+    worker *wk = &p->w[w];
+    drop_message(wk);
+    int kind = TF_FAIL_LOST, code = 0;
+    if (malformed)
+        kill_worker(wk);
+    else
+        ended(wk, &kind, &code);
+    *ev = (tf__event){.kind = TF__EV_LOST, .worker = w, .fail = kind,
+                      .code = code};
 }
 
-static int dispatch(procs *p, tf__run *r)
-{
-    if (r->sched.stopped)
-        return 0;
-    for (int i = 0; i < p->n; i++) {
-        if (p->w[i].pid == 0 || p->w[i].job.count > 0)
-            continue;
-        int rc = dispatch_one(p, r, i);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* ---- waiting ---------------------------------------------------------- */
-
-static int busy_count(const procs *p)
-{
-    int n = 0;
-    for (int i = 0; i < p->n; i++)
-        n += p->w[i].job.count > 0;
-    return n;
-}
-
-static int readable_now(int fd)
-{
-    struct pollfd one = {fd, POLLIN, 0};
-    return poll(&one, 1, 0) > 0;
-}
-
-/* Milliseconds until the earliest time limit, at most POLL_MS_MAX. */
-static int poll_timeout(const procs *p, const tf__run *r)
-{
-    double limit = r->opts->task_timeout;
-    int ms = POLL_MS_MAX;
-    if (limit <= 0)
-        return ms;
-    uint64_t now = tf__now_ns();
-    for (int i = 0; i < p->n; i++) {
-        uint64_t t0 = atomic_load(&p->slots[i].started_ns);
-        if (p->w[i].job.count == 0 || t0 == 0)
-            continue;
-        double left_ms = (double)t0 / 1e6 + limit * 1e3 - (double)now / 1e6;
-        if (left_ms < ms)
-            ms = left_ms < 1 ? 1 : (int)left_ms;
-    }
-    return ms;
-}
-
-static int check_timeouts(procs *p, tf__run *r)
-{
-    if (r->opts->task_timeout <= 0)
-        return 0;
-    uint64_t now = tf__now_ns();
-    uint64_t limit = (uint64_t)(r->opts->task_timeout * 1e9);
-    for (int i = 0; i < p->n; i++) {
-        worker *w = &p->w[i];
-        uint64_t t0 = atomic_load(&p->slots[i].started_ns);
-        if (w->job.count == 0 || t0 == 0 || now - t0 <= limit ||
-            readable_now(w->fd))
-            continue;
-        int rc = worker_lost(p, r, i, 1);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-static int wait_and_collect(procs *p, tf__run *r)
-{
-    int n = 0;
-    for (int i = 0; i < p->n; i++) {
-        if (p->w[i].pid == 0)
-            continue;
-        p->pfd[n] = (struct pollfd){p->w[i].fd, POLLIN, 0};
-        p->pfd_worker[n++] = i;
-    }
-    int ready = poll(p->pfd, (nfds_t)n, poll_timeout(p, r));
-    if (ready < 0 && errno != EINTR) {
-        r->sys_errno = errno;
-        return TF_ESYS;
-    }
-    for (int k = 0; k < n && ready > 0; k++) {
-        if (p->pfd[k].revents == 0)
-            continue;
-        int i = p->pfd_worker[k];
-        /* An idle worker has nothing to say: readable means it died. */
-        int rc = p->w[i].job.count > 0 ? collect(p, r, i)
-                                       : worker_lost(p, r, i, 0);
-        if (rc != 0)
-            return rc;
-    }
-    return check_timeouts(p, r);
-}
-
-static void stop_busy(procs *p)
-{
-    for (int i = 0; i < p->n; i++)
-        if (p->w[i].job.count > 0)
-            kill_worker(&p->w[i]);
-}
-
-/* ---- the backend ------------------------------------------------------ */
+/* ---- the transport ---------------------------------------------------- */
 
 static void procs_free(procs *p)
 {
@@ -504,13 +321,31 @@ static void procs_free(procs *p)
     if (p->slots != NULL)
         munmap(p->slots, (size_t)p->n * sizeof(*p->slots));
     free_env(p->env);
-    tf__batch_free_list(p->spare);
-    free(p->retries);
+    free(p->cpus);
     free(p->close_fds);
     free(p->pfd);
     free(p->pfd_worker);
     free(p->w);
     free(p);
+}
+
+/* One CPU of the affinity mask per worker, when there are enough. */
+static cpu_set_t *pin_plan(int n)
+{
+    cpu_set_t mask;
+    if (sched_getaffinity(0, sizeof mask, &mask) != 0 || CPU_COUNT(&mask) < n)
+        return NULL;
+    cpu_set_t *plan = calloc((size_t)n, sizeof(*plan));
+    if (plan == NULL)
+        return NULL;
+    int cpu = 0;
+    for (int i = 0; i < n; i++, cpu++) {
+        while (!CPU_ISSET(cpu, &mask))
+            cpu++;
+        CPU_ZERO(&plan[i]);
+        CPU_SET(cpu, &plan[i]);
+    }
+    return plan;
 }
 
 static int procs_alloc(procs *p, int n)
@@ -534,70 +369,150 @@ static int procs_alloc(procs *p, int n)
     tf_cpus_detect(&cpus);
     int threads = cpus.count / n > 1 ? cpus.count / n : 1;
     p->env = build_env(threads);
+    if (n <= cpus.count)
+        p->cpus = pin_plan(n);
     return p->env != NULL ? 0 : TF_ENOMEM;
 }
 
-static int procs_start(tf_farm *farm)
+static int procs_revive(void *state, int w, tf__run *r)
+{
+    procs *p = state;
+    if (p->w[w].pid > 0)
+        kill_worker(&p->w[w]);
+    if (spawn(p, w, r) != 0) {
+        r->sys_errno = errno;
+        return TF_ESYS;
+    }
+    return 0;
+}
+
+/* An idle worker has nothing to say: a readable socket means it died. */
+static int idle_and_alive(const worker *w)
+{
+    struct pollfd one = {w->fd, POLLIN, 0};
+    return w->pid > 0 && poll(&one, 1, 0) == 0;
+}
+
+static int procs_begin(void *state, tf__run *r)
+{
+    procs *p = state;
+    for (int i = 0; i < p->n; i++) {
+        if (idle_and_alive(&p->w[i]))
+            continue;
+        int rc = procs_revive(p, i, r);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int procs_start(void **state, int n, tf__run *r)
 {
     procs *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return TF_ENOMEM;
-    p->farm = farm;
-    int rc = procs_alloc(p, farm->n_workers);
-    if (rc == 0 && revive(p) != 0) {
-        farm->sys_errno = errno;
-        rc = TF_ESYS;
-    }
+    int rc = procs_alloc(p, n);
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = procs_revive(p, i, r);
     if (rc != 0) {
         procs_free(p); /* a half-built farm unwinds through its own free */
         return rc;
     }
-    farm->state = p;
+    *state = p;
     return 0;
 }
 
-static double grace_seconds(const tf_options *o)
+static void procs_stop(void *state)
 {
-    if (o->grace_seconds < 0)
-        return 0;
-    return o->grace_seconds > 0 ? o->grace_seconds : 3.0;
+    if (state != NULL)
+        procs_free(state);
 }
 
-static int procs_run(tf_farm *farm, tf__run *r)
+/* A failed send means the worker is gone: its socket then reads as end of
+ * file, and the next wait reports it. */
+static int procs_send(void *state, int w, const tf__job *job, tf__run *r)
 {
-    procs *p = farm->state;
-    p->n_retries = 0;
-    int rc = revive(p);
-    if (rc != 0)
-        r->sys_errno = errno;
-    double grace_end = -1;
-    while (rc == 0) {
-        tf__run_check_signal(r);
-        if (r->interrupted != 0 && grace_end < 0)
-            grace_end = tf__now() + grace_seconds(r->opts);
-        /* A stop kills busy workers at once; a signal lets them finish
-         * (and their results reach the journal) until the grace ends. */
-        if (r->sched.stopped && (r->interrupted == 0 || tf__now() >= grace_end))
-            stop_busy(p);
-        rc = dispatch(p, r);
-        if (rc != 0 || busy_count(p) == 0)
+    procs *p = state;
+    tf__wire_job m;
+    tf__wire_job_of(&m, job, r);
+    const char *c = (const char *)&m;
+    size_t left = sizeof m;
+    while (left > 0) {
+        ssize_t n = send(p->w[w].fd, c, left, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
             break;
-        rc = wait_and_collect(p, r);
+        c += n;
+        left -= (size_t)n;
     }
-    if (rc != 0)
-        stop_busy(p);
-    tf__batch *rest = NULL;
-    tf__deliver_drain(&r->deliver, &rest);
-    tf__batch_give(&p->spare, rest);
-    return rc;
+    return 0;
 }
 
-static void procs_stop(tf_farm *farm)
+static int poll_ms(double timeout)
 {
-    if (farm->state != NULL)
-        procs_free(farm->state);
-    farm->state = NULL;
+    double ms = timeout * 1e3;
+    return ms < 1 ? 1 : ms > 1000 ? 1000 : (int)ms;
 }
 
-const tf__backend_ops tf__procs_ops = {
-    .start = procs_start, .run = procs_run, .stop = procs_stop};
+/* Reads every readable worker until one event is complete. */
+static int scan(procs *p, int n, tf__run *r, tf__event *ev)
+{
+    for (int k = 0; k < n; k++) {
+        int at = (p->next_poll + k) % n;
+        if (p->pfd[at].revents == 0)
+            continue;
+        int w = p->pfd_worker[at];
+        int got = receive(&p->w[w], w, r, ev);
+        if (got == 0)
+            continue;
+        if (got < 0)
+            lost(p, w, got == -2, r, ev);
+        p->next_poll = (at + 1) % n;
+        return 1;
+    }
+    return 0;
+}
+
+static int procs_wait(void *state, double timeout, tf__run *r, tf__event *ev)
+{
+    procs *p = state;
+    int n = 0;
+    for (int i = 0; i < p->n; i++) {
+        if (p->w[i].pid == 0)
+            continue;
+        p->pfd[n] = (struct pollfd){p->w[i].fd, POLLIN, 0};
+        p->pfd_worker[n++] = i;
+    }
+    int ready = poll(p->pfd, (nfds_t)n, poll_ms(timeout));
+    if (ready < 0 && errno != EINTR) {
+        r->sys_errno = errno;
+        return TF_ESYS;
+    }
+    if (ready > 0)
+        scan(p, n, r, ev);
+    return 0;
+}
+
+static int procs_started(void *state, int w, size_t *index, double *since)
+{
+    procs *p = state;
+    uint64_t t0 = atomic_load_explicit(&p->slots[w].started_ns,
+                                       memory_order_acquire);
+    if (t0 == 0)
+        return 0;
+    *index = atomic_load_explicit(&p->slots[w].index, memory_order_relaxed);
+    *since = (double)t0 * 1e-9;
+    return 1;
+}
+
+static void procs_kill(void *state, int w)
+{
+    procs *p = state;
+    kill_worker(&p->w[w]);
+}
+
+const tf__transport tf__procs_transport = {
+    .depth = 2, .can_kill = 1, .start = procs_start, .stop = procs_stop,
+    .begin = procs_begin, .send = procs_send, .wait = procs_wait,
+    .started = procs_started, .kill = procs_kill, .revive = procs_revive};

@@ -1,47 +1,65 @@
 /*
- * backend_serial.c - the reference backend: every batch computed inline, in
- * the caller's thread, through the same scheduler and delivery as the
- * parallel backends, so that its results define what they must produce.
+ * backend_serial.c - the reference backend: one worker, the caller's own
+ * thread. A job is computed when the core waits for it, through the same
+ * run loop, scheduler and delivery as the parallel backends, so that its
+ * results define what they must produce.
  */
 #include "internal.h"
 
-static int serial_start(tf_farm *farm)
+#include <stdlib.h>
+
+typedef struct serial {
+    tf__job job;
+    int queued;
+} serial;
+
+static int serial_start(void **state, int n, tf__run *r)
 {
-    (void)farm;
+    (void)n;
+    (void)r;
+    *state = calloc(1, sizeof(serial));
+    return *state != NULL ? 0 : TF_ENOMEM;
+}
+
+static void serial_stop(void *state)
+{
+    free(state);
+}
+
+static int serial_send(void *state, int w, const tf__job *job, tf__run *r)
+{
+    (void)w;
+    (void)r;
+    serial *s = state;
+    s->job = *job;
+    s->queued = 1;
     return 0;
 }
 
-static int serial_run(tf_farm *farm, tf__run *r)
+static int serial_wait(void *state, double timeout, tf__run *r, tf__event *ev)
 {
-    (void)farm;
-    tf__batch *b = tf__batch_new();
-    if (b == NULL)
-        return TF_ENOMEM;
-    const tf__exec how = {r->task, r->user, r->opts->stop_on_error, NULL, NULL};
-    int rc = 0;
-    for (;;) {
-        tf__run_check_signal(r);
-        tf__range next = tf__sched_next(&r->sched);
-        if (next.count == 0)
-            break;
-        rc = tf__batch_exec(b, next.start, next.count, &how);
-        if (rc != 0)
-            break;
-        tf__sched_observe(&r->sched, b->count, b->seconds, b->len);
-        tf__batch *spent = NULL;
-        if (tf__deliver_batch(&r->deliver, b, &spent) != 0)
-            tf__sched_stop(&r->sched);
-        /* One batch in flight at a time: delivery hands it straight back. */
-        b = spent;
+    (void)timeout;
+    serial *s = state;
+    if (!s->queued)
+        return 0;
+    s->queued = 0;
+    const tf__exec how = {r->task, r->user, r->end_at_failure, NULL, NULL};
+    tf__batch *b = tf__batch_take(&r->spare);
+    if (b == NULL || tf__batch_exec(b, s->job.start, s->job.count, &how) != 0) {
+        tf__batch_free(b);
+        *ev = (tf__event){.kind = TF__EV_FAILED, .rc = TF_ENOMEM};
+        return 0;
     }
-    tf__batch_free(b);
-    return rc;
+    *ev = (tf__event){.kind = TF__EV_BATCH, .batch = b};
+    return 0;
 }
 
-static void serial_stop(tf_farm *farm)
+static int serial_workers(const tf_options *o)
 {
-    (void)farm;
+    (void)o;
+    return 1;
 }
 
-const tf__backend_ops tf__serial_ops = {
-    .start = serial_start, .run = serial_run, .stop = serial_stop};
+const tf__transport tf__serial_transport = {
+    .depth = 1, .workers = serial_workers, .start = serial_start,
+    .stop = serial_stop, .send = serial_send, .wait = serial_wait};

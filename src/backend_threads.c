@@ -2,31 +2,25 @@
  * backend_threads.c - pthreads workers in the caller's process.
  *
  * DESIGN
- *   - The pool is created at the farm's first run and kept until
- *     tf_farm_destroy(); each run bumps `generation` to wake the workers.
- *   - Workers pull ranges from the shared scheduler under `lock`, compute a
- *     batch without the lock, and push it onto `finished`. They never call
- *     the result or error callbacks.
- *   - The caller's thread is the collector: it takes `finished` under the
- *     lock, delivers it without the lock (so callbacks may take their time
- *     and never hold up the other workers' bookkeeping), then returns the
- *     spent batches to `spare` for reuse.
- *   - Memory: in index order, a worker waits before taking new work while
- *     `held` (batches finished but not yet delivered) is at the limit. The
- *     batch that blocks delivery is always already being computed or
- *     finished, because ranges are handed out in increasing order, so this
- *     wait cannot deadlock.
- *   - Stopping a run (first failure, callback cancel, out of memory) stops
- *     the scheduler; workers finish the batch in hand and leave; the
- *     collector recycles what they bring back and returns once all `n`
- *     workers have left the run.
+ *   - A transport for the core's run loop (run.c): the pool is created at
+ *     the farm's first run and kept until tf_farm_destroy().
+ *   - Each worker has a mailbox of up to two jobs, each with the batch to
+ *     fill (taken from the run's free list by the caller's thread, so the
+ *     list needs no lock). Two, so that a worker finds its next job ready
+ *     when it finishes one, while the caller's thread is delivering.
+ *   - A worker computes the oldest job of its mailbox without the lock,
+ *     then appends the batch to `finished` (first in, first out) and wakes
+ *     the caller's thread, which waits on `done_cv` with a time-out so that
+ *     it notices signals and stops. Workers never call the result or error
+ *     callbacks.
  *   - Workers block all signals, so a signal to the process lands in the
- *     caller's thread. The collector wakes every 50 ms to notice one (a
- *     handler cannot signal a condition variable); running tasks cannot be
- *     interrupted, so they finish before the run returns TF_EINTR.
+ *     caller's thread. A running task cannot be interrupted: after a stop
+ *     the core waits for the jobs already given out (a batch is about
+ *     2 ms of work unless batch_size says otherwise).
+ *   - Shutdown (destroy): workers finish what their mailbox holds, see
+ *     `shutdown` and leave; the caller joins them.
  *
- * Lock invariants (pool->lock): sched, finished, spare, held, left,
- * generation, run, error and shutdown are only touched under it.
+ * Lock invariants (pool->lock): mailboxes, finished, shutdown.
  */
 #include "internal.h"
 
@@ -36,83 +30,74 @@
 #include <stdlib.h>
 #include <time.h>
 
-typedef struct pool {
+typedef struct mail {
+    tf__job job;
+    tf__batch *batch;
+    const tf__run *run;
+} mail;
+
+typedef struct mailbox {
+    mail m[2];
+    int n;
+    pthread_cond_t cv;          /* a job arrived, or shutdown */
+} mailbox;
+
+typedef struct pool pool;
+
+typedef struct worker_arg {
+    pool *p;
+    int w;
+} worker_arg;
+
+struct pool {
     pthread_mutex_t lock;
-    pthread_cond_t work_cv;     /* workers: a new run, room, or shutdown */
-    pthread_cond_t done_cv;     /* collector: a finished batch, or all left */
+    pthread_cond_t done_cv;     /* the caller: a batch finished */
     pthread_t *threads;
+    worker_arg *args;
+    mailbox *box;
     int n;                      /* threads running */
     int shutdown;
-    unsigned long generation;
-    tf__run *run;               /* NULL between runs */
-    tf__batch *finished;        /* waiting for the collector (LIFO) */
-    tf__batch *spare;           /* reusable batches */
-    size_t held;                /* finished + pending in delivery */
-    size_t limit;               /* most `held` in index order */
-    int left;                   /* workers done with the current run */
-    int error;                  /* a worker's TF_ENOMEM */
-} pool;
+    tf__batch *finished, *finished_tail;
+};
 
-static int must_wait(pool *p)
+static void finish(pool *p, tf__batch *b)
 {
-    return p->run->deliver.ordered && p->held >= p->limit &&
-           !p->run->sched.stopped;
-}
-
-static void fail(pool *p, int rc)
-{
-    p->error = rc;
-    tf__sched_stop(&p->run->sched);
-}
-
-/* A worker's part of one run. Called and returns with the lock held. */
-static void work_on_run(pool *p)
-{
-    tf__run *r = p->run;
-    const tf__exec how = {r->task, r->user, r->opts->stop_on_error, NULL, NULL};
-    for (;;) {
-        while (must_wait(p))
-            pthread_cond_wait(&p->work_cv, &p->lock);
-        tf__batch *b = tf__batch_take(&p->spare);
-        if (b == NULL) {
-            fail(p, TF_ENOMEM);
-            break;
-        }
-        tf__range range = tf__sched_next(&r->sched);
-        if (range.count == 0) {
-            tf__batch_give(&p->spare, b);
-            break;
-        }
-        pthread_mutex_unlock(&p->lock);
-        int rc = tf__batch_exec(b, range.start, range.count, &how);
-        pthread_mutex_lock(&p->lock);
-        if (rc != 0) {
-            tf__batch_free(b);
-            fail(p, rc);
-            break;
-        }
-        tf__sched_observe(&r->sched, b->count, b->seconds, b->len);
-        b->next = p->finished;
+    b->next = NULL;
+    if (p->finished_tail != NULL)
+        p->finished_tail->next = b;
+    else
         p->finished = b;
-        p->held++;
-        pthread_cond_signal(&p->done_cv);
-    }
-    p->left++;
+    p->finished_tail = b;
     pthread_cond_signal(&p->done_cv);
+}
+
+static void compute(const mail *m, tf__batch *b)
+{
+    const tf__run *r = m->run;
+    const tf__exec how = {r->task, r->user, r->end_at_failure, NULL, NULL};
+    if (tf__batch_exec(b, m->job.start, m->job.count, &how) != 0)
+        b->count = 0; /* out of memory: the caller sees an empty batch */
 }
 
 static void *worker_main(void *arg)
 {
-    pool *p = arg;
-    unsigned long seen = 0;
+    pool *p = ((worker_arg *)arg)->p;
+    int w = ((worker_arg *)arg)->w;
+    mailbox *box = &p->box[w];
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->shutdown && (p->run == NULL || p->generation == seen))
-            pthread_cond_wait(&p->work_cv, &p->lock);
-        if (p->shutdown)
+        while (!p->shutdown && box->n == 0)
+            pthread_cond_wait(&box->cv, &p->lock);
+        if (box->n == 0)
             break;
-        seen = p->generation;
-        work_on_run(p);
+        mail m = box->m[0];
+        pthread_mutex_unlock(&p->lock);
+        compute(&m, m.batch);
+        m.batch->worker = w;
+        pthread_mutex_lock(&p->lock);
+        box->m[0] = box->m[1];
+        box->n--;
+        finish(p, m.batch);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -122,16 +107,20 @@ static void pool_free(pool *p)
 {
     pthread_mutex_lock(&p->lock);
     p->shutdown = 1;
-    pthread_cond_broadcast(&p->work_cv);
+    for (int i = 0; i < p->n; i++)
+        pthread_cond_signal(&p->box[i].cv);
     pthread_mutex_unlock(&p->lock);
     for (int i = 0; i < p->n; i++)
         pthread_join(p->threads[i], NULL);
-    tf__batch_free_list(p->spare);
     tf__batch_free_list(p->finished);
-    pthread_cond_destroy(&p->work_cv);
+    if (p->box != NULL)
+        for (int i = 0; i < p->n; i++)
+            pthread_cond_destroy(&p->box[i].cv);
     pthread_cond_destroy(&p->done_cv);
     pthread_mutex_destroy(&p->lock);
     free(p->threads);
+    free(p->args);
+    free(p->box);
     free(p);
 }
 
@@ -142,128 +131,102 @@ static int spawn_all(pool *p, int n)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int err = 0;
     for (; p->n < n; p->n++) {
-        err = pthread_create(&p->threads[p->n], NULL, worker_main, p);
-        if (err != 0)
+        pthread_cond_init(&p->box[p->n].cv, NULL);
+        p->args[p->n] = (worker_arg){p, p->n};
+        err = pthread_create(&p->threads[p->n], NULL, worker_main,
+                             &p->args[p->n]);
+        if (err != 0) {
+            pthread_cond_destroy(&p->box[p->n].cv);
             break;
+        }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return err;
 }
 
-static int threads_start(tf_farm *farm)
+static int threads_start(void **state, int n, tf__run *r)
 {
     pool *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return TF_ENOMEM;
-    p->threads = calloc((size_t)farm->n_workers, sizeof(*p->threads));
-    if (p->threads == NULL) {
-        free(p);
+    p->threads = calloc((size_t)n, sizeof(*p->threads));
+    p->args = calloc((size_t)n, sizeof(*p->args));
+    p->box = calloc((size_t)n, sizeof(*p->box));
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
+    if (p->threads == NULL || p->args == NULL || p->box == NULL) {
+        pool_free(p);
         return TF_ENOMEM;
     }
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->work_cv, NULL);
-    pthread_cond_init(&p->done_cv, NULL);
-    int err = spawn_all(p, farm->n_workers);
+    int err = spawn_all(p, n);
     if (err != 0) {
         pool_free(p); /* a half-built pool unwinds through its own free */
-        farm->sys_errno = err;
+        r->sys_errno = err;
         return TF_ESYS;
     }
-    farm->state = p;
+    *state = p;
     return 0;
 }
 
-/* Delivers a list of finished batches outside the lock. Returns the spent
- * ones; stops the scheduler (under the lock, later) through *stop. */
-static tf__batch *deliver_list(tf__run *r, tf__batch *list, int *stop)
+static void threads_stop(void *state)
 {
-    tf__batch *rev = NULL;   /* oldest first, for "as completed" */
-    while (list != NULL) {
-        tf__batch *next = list->next;
-        list->next = rev;
-        rev = list;
-        list = next;
-    }
-    tf__batch *spent = NULL;
-    while (rev != NULL) {
-        tf__batch *next = rev->next;
-        if (tf__deliver_batch(&r->deliver, rev, &spent) != 0)
-            *stop = 1;
-        rev = next;
-    }
-    return spent;
+    if (state != NULL)
+        pool_free(state);
 }
 
-static size_t list_length(const tf__batch *b)
+static int threads_send(void *state, int w, const tf__job *job, tf__run *r)
 {
-    size_t n = 0;
-    for (; b != NULL; b = b->next)
-        n++;
-    return n;
-}
-
-static void wait_a_little(pool *p)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 50 * 1000 * 1000;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&p->done_cv, &p->lock, &until);
-}
-
-static int threads_run(tf_farm *farm, tf__run *r)
-{
-    pool *p = farm->state;
+    pool *p = state;
+    tf__batch *b = tf__batch_take(&r->spare);
+    if (b == NULL)
+        return TF_ENOMEM;
     pthread_mutex_lock(&p->lock);
-    p->run = r;
-    p->generation++;
-    p->left = 0;
-    p->held = 0;
-    p->error = 0;
-    /* Batches finished but not delivered, at most: two per worker and a
-     * few more. (Counted in batches, not bytes as procs and MPI do: here
-     * every batch is a worker's, sized alike.) */
-    p->limit = 2 * (size_t)p->n + 4;
-    pthread_cond_broadcast(&p->work_cv);
-    for (;;) {
-        while (p->finished == NULL && p->left < p->n) {
-            /* Wake now and then: a signal cannot signal a condition. */
-            wait_a_little(p);
-            if (tf__run_check_signal(r))
-                pthread_cond_broadcast(&p->work_cv);
-        }
-        if (p->finished == NULL)
-            break;   /* every worker left and nothing is waiting */
-        tf__batch *list = p->finished;
-        p->finished = NULL;
-        pthread_mutex_unlock(&p->lock);
-        int stop = 0;
-        tf__batch *spent = deliver_list(r, list, &stop);
-        pthread_mutex_lock(&p->lock);
-        if (stop)
-            tf__sched_stop(&r->sched);
-        p->held -= list_length(spent);
-        tf__batch_give(&p->spare, spent);
-        pthread_cond_broadcast(&p->work_cv);
-    }
-    tf__batch *rest = NULL;
-    tf__deliver_drain(&r->deliver, &rest);
-    tf__batch_give(&p->spare, rest);
-    p->run = NULL;
-    int rc = p->error;
+    mailbox *box = &p->box[w];
+    box->m[box->n++] = (mail){*job, b, r};
+    pthread_cond_signal(&box->cv);
     pthread_mutex_unlock(&p->lock);
-    return rc;
+    return 0;
 }
 
-static void threads_stop(tf_farm *farm)
+static void deadline_in(struct timespec *until, double seconds)
 {
-    if (farm->state != NULL)
-        pool_free(farm->state);
-    farm->state = NULL;
+    clock_gettime(CLOCK_REALTIME, until);
+    long ns = until->tv_nsec + (long)(seconds * 1e9);
+    until->tv_sec += ns / 1000000000L;
+    until->tv_nsec = ns % 1000000000L;
 }
 
-const tf__backend_ops tf__threads_ops = {
-    .start = threads_start, .run = threads_run, .stop = threads_stop};
+static int threads_wait(void *state, double timeout, tf__run *r,
+                        tf__event *ev)
+{
+    (void)r;
+    pool *p = state;
+    struct timespec until;
+    deadline_in(&until, timeout);
+    pthread_mutex_lock(&p->lock);
+    int err = 0;
+    while (p->finished == NULL && err != ETIMEDOUT)
+        err = pthread_cond_timedwait(&p->done_cv, &p->lock, &until);
+    tf__batch *b = p->finished;
+    if (b != NULL) {
+        p->finished = b->next;
+        if (p->finished == NULL)
+            p->finished_tail = NULL;
+        b->next = NULL;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (b == NULL)
+        return 0;
+    if (b->count == 0) {
+        *ev = (tf__event){.kind = TF__EV_FAILED, .worker = b->worker,
+                          .rc = TF_ENOMEM};
+        tf__batch_free(b);
+        return 0;
+    }
+    *ev = (tf__event){.kind = TF__EV_BATCH, .worker = b->worker, .batch = b};
+    return 0;
+}
+
+const tf__transport tf__threads_transport = {
+    .depth = 2, .start = threads_start, .stop = threads_stop,
+    .send = threads_send, .wait = threads_wait};

@@ -89,37 +89,49 @@ int tf__batch_reserve(tf__batch *b, size_t cap)
     return 0;
 }
 
-int tf__batch_exec(tf__batch *b, size_t start, size_t count,
-                   const tf__exec *how)
+int tf__batch_begin(tf__batch *b, size_t start, size_t count)
 {
     if (tf__batch_reset(b, start, count) != 0)
         return TF_ENOMEM;
+    b->done = 0;
+    return 0;
+}
+
+int tf__batch_step(tf__batch *b, const tf__exec *how)
+{
     double t0 = tf__now();
-    tf_out out = {b, 0};
-    for (size_t i = 0; i < count; i++) {
-        tf__slot *s = &b->slots[i];
-        out.base = b->len;
-        if (how->before != NULL)
-            how->before(how->ctx, start + i);
-        int rc = how->task(how->user, start + i, &out);
-        s->off = out.base;
-        s->attempts = 1;
-        if (rc == 0) {
-            s->len = b->len - out.base;
-            s->fail = 0;
-            s->code = 0;
-            continue;
-        }
+    size_t i = b->done++;
+    size_t index = b->start + i;
+    tf__slot *s = &b->slots[i];
+    tf_out out = {b, b->len};
+    if (how->before != NULL)
+        how->before(how->ctx, index);
+    int rc = how->task(how->user, index, &out);
+    s->off = out.base;
+    s->attempts = 1;
+    if (rc == 0) {
+        s->len = b->len - out.base;
+        s->fail = 0;
+        s->code = 0;
+    } else {
         b->len = out.base; /* a failed task's partial bytes are dropped */
         s->len = 0;
         s->fail = TF_FAIL_ERROR;
         s->code = rc;
-        if (how->end_at_failure) {
-            b->count = i + 1;
-            break;
-        }
+        if (how->end_at_failure)
+            b->count = b->done;
     }
-    b->seconds = tf__now() - t0;
+    b->seconds += tf__now() - t0;
+    return b->done == b->count;
+}
+
+int tf__batch_exec(tf__batch *b, size_t start, size_t count,
+                   const tf__exec *how)
+{
+    if (tf__batch_begin(b, start, count) != 0)
+        return TF_ENOMEM;
+    while (b->done < b->count)
+        tf__batch_step(b, how);
     return 0;
 }
 

@@ -9,9 +9,10 @@
  *     backend that splits a batch, after a crash, still covers every index
  *     once), so `next` always advances to N.
  *   - As completed: each batch is delivered on arrival.
- *   - After a stop (first failure with stop_on_error, or a callback that
- *     returned non-zero) nothing more is delivered; later batches are only
- *     recycled.
+ *   - After a stop (first failure with stop_on_error, a callback that
+ *     returned non-zero, or should_stop: a signal) nothing more is
+ *     delivered; later batches are only journaled and recycled. The stop
+ *     is asked before every callback, so a slow consumer cannot delay it.
  *   - With a journal, a batch is appended to it the moment it arrives,
  *     before any of it is delivered, and also when it must wait behind a
  *     slower batch: a job killed now loses only what was still computing.
@@ -37,7 +38,7 @@ void tf__deliver_init(tf__deliver *d, size_t n_tasks, const tf_options *o,
     d->report = report;
     d->on_progress = o->on_progress;
     d->progress_user = o->progress_user;
-    d->progress_every = o->progress_interval > 0 ? o->progress_interval : 0.2;
+    d->progress_every = o->progress_interval; /* resolved by the farm */
     d->t0 = d->last_progress = tf__now();
 }
 
@@ -75,6 +76,9 @@ static int deliver_failure(tf__deliver *d, size_t index, const tf__slot *s)
 static int deliver_one(tf__deliver *d, const tf__batch *b)
 {
     for (size_t i = 0; i < b->count; i++) {
+        int stop = d->should_stop != NULL ? d->should_stop(d->stop_ctx) : 0;
+        if (stop != 0)
+            return stop;
         const tf__slot *s = &b->slots[i];
         size_t index = b->start + i;
         if (s->attempts > 1)
@@ -109,6 +113,9 @@ static void push(tf__batch **list, tf__batch *b)
 
 static int replay_one(tf__deliver *d, size_t index)
 {
+    int stop = d->should_stop != NULL ? d->should_stop(d->stop_ctx) : 0;
+    if (stop != 0)
+        return stop;
     const void *data;
     size_t len;
     if (tf__journal_read(d->journal, index, &data, &len) != 0) {

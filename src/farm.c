@@ -9,7 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Compute time a batch should take when its size is automatic: long enough
  * that a lock or a pipe message per batch costs well under 1% of it, short
@@ -61,23 +60,43 @@ const char *tf_strerror(int code)
     }
 }
 
-static const char *const backend_names[] = {"auto", "serial", "threads",
-                                            "procs", "mpi"};
-#define N_BACKENDS (sizeof(backend_names) / sizeof(backend_names[0]))
+/* Every backend: its name and its transport (NULL: not built). */
+typedef struct backend_entry {
+    const char *name;
+    const tf__transport *transport;
+} backend_entry;
+
+static backend_entry backend_entry_of(tf_backend b)
+{
+    switch (b) {
+    case TF_BACKEND_AUTO:
+        return (backend_entry){"auto", &tf__threads_transport};
+    case TF_BACKEND_SERIAL:
+        return (backend_entry){"serial", &tf__serial_transport};
+    case TF_BACKEND_THREADS:
+        return (backend_entry){"threads", &tf__threads_transport};
+    case TF_BACKEND_PROCS:
+        return (backend_entry){"procs", &tf__procs_transport};
+    case TF_BACKEND_MPI:
+        return (backend_entry){"mpi", tf__mpi_transport()};
+    }
+    return (backend_entry){NULL, NULL};
+}
+
+#define N_BACKENDS 5
 
 const char *tf_backend_name(tf_backend backend)
 {
-    if ((unsigned)backend >= N_BACKENDS)
-        return "unknown";
-    return backend_names[backend];
+    const char *name = backend_entry_of(backend).name;
+    return name != NULL ? name : "unknown";
 }
 
 int tf_backend_parse(const char *name, tf_backend *out)
 {
     if (name == NULL || out == NULL)
         return TF_EINVAL;
-    for (size_t i = 0; i < N_BACKENDS; i++) {
-        if (strcmp(name, backend_names[i]) == 0) {
+    for (int i = 0; i < N_BACKENDS; i++) {
+        if (strcmp(name, backend_entry_of((tf_backend)i).name) == 0) {
             *out = (tf_backend)i;
             return 0;
         }
@@ -101,28 +120,14 @@ int tf_resolve_jobs(int n_jobs, int cpus)
     return (int)n;
 }
 
-double tf__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static const tf__backend_ops *backend_ops(tf_backend b)
-{
-    switch (b) {
-    case TF_BACKEND_SERIAL:
-        return &tf__serial_ops;
-    case TF_BACKEND_AUTO:
-    case TF_BACKEND_THREADS:
-        return &tf__threads_ops;
-    case TF_BACKEND_PROCS:
-        return &tf__procs_ops;
-    case TF_BACKEND_MPI:
-        return tf__mpi_backend();
-    }
-    return NULL;
-}
+struct tf_farm {
+    tf_options opts;          /* the caller's, with defaults resolved */
+    int n_workers;
+    int running;
+    const tf__transport *t;
+    void *state;              /* the transport's, once started */
+    tf__batch *spare;         /* batches kept from run to run */
+};
 
 static int check_options(const tf_options *o)
 {
@@ -149,12 +154,32 @@ static int check_options(const tf_options *o)
     return 0;
 }
 
-static int count_workers(const tf__backend_ops *ops, const tf_options *o)
+/* Options that need a worker the library can kill (processes): refused
+ * elsewhere rather than silently ignored. */
+static int check_limits(const tf_options *o, const tf__transport *t)
 {
-    if (ops->workers != NULL)
-        return ops->workers(o);
-    if (o->backend == TF_BACKEND_SERIAL)
-        return 1;
+    if (!t->can_kill && (o->task_timeout > 0 || o->grace_seconds != 0))
+        return TF_EINVAL;
+    return 0;
+}
+
+/* Every default, decided once, here. */
+static void resolve_defaults(tf_options *o)
+{
+    if (o->progress_interval == 0)
+        o->progress_interval = 0.2;
+    if (o->journal_sync_interval == 0)
+        o->journal_sync_interval = 1.0;
+    if (o->grace_seconds == 0)
+        o->grace_seconds = 3.0; /* below Slurm's default KillWait (30 s) */
+    else if (o->grace_seconds < 0)
+        o->grace_seconds = 0;
+}
+
+static int count_workers(const tf__transport *t, const tf_options *o)
+{
+    if (t->workers != NULL)
+        return t->workers(o);
     tf_cpus cpus;
     tf_cpus_detect(&cpus);
     return tf_resolve_jobs(o->n_jobs, cpus.count);
@@ -170,19 +195,21 @@ int tf_farm_create(tf_farm **out, const tf_options *opts)
     int rc = check_options(o);
     if (rc != 0)
         return rc;
-    const tf__backend_ops *ops = backend_ops(o->backend);
-    if (ops == NULL)
+    const tf__transport *t = backend_entry_of(o->backend).transport;
+    if (t == NULL)
         return TF_ENOTBUILT;
-    int workers = count_workers(ops, o);
+    if ((rc = check_limits(o, t)) != 0)
+        return rc;
+    int workers = count_workers(t, o);
     if (workers < 0)
         return workers;
     tf_farm *f = calloc(1, sizeof(*f));
     if (f == NULL)
         return TF_ENOMEM;
     f->opts = *o;
+    resolve_defaults(&f->opts);
     f->n_workers = workers;
-    f->journal_fd = -1;
-    f->ops = ops;
+    f->t = t;
     *out = f;
     return 0;
 }
@@ -191,8 +218,9 @@ void tf_farm_destroy(tf_farm *farm)
 {
     if (farm == NULL)
         return;
-    if (farm->started)
-        farm->ops->stop(farm);
+    if (farm->state != NULL)
+        farm->t->stop(farm->state);
+    tf__batch_free_list(farm->spare);
     free(farm);
 }
 
@@ -201,28 +229,11 @@ int tf_farm_workers(const tf_farm *farm)
     return farm != NULL ? farm->n_workers : TF_EINVAL;
 }
 
-int tf__run_must_wait(const tf__run *r, int workers)
-{
-    size_t limit = ((size_t)2 * (size_t)workers + 4) << 20;
-    return r->deliver.ordered && r->sched.n_redo == 0 &&
-           r->deliver.pending_bytes >= limit;
-}
-
 static void report_begin(tf_report *rep, size_t n_tasks, int workers)
 {
     memset(rep, 0, sizeof(*rep));
     rep->n_tasks = n_tasks;
     rep->n_workers = workers;
-}
-
-int tf__run_check_signal(tf__run *r)
-{
-    int signo = r->watch_signals ? tf__signals_caught() : 0;
-    if (signo == 0)
-        return 0;
-    r->interrupted = signo;
-    tf__sched_stop(&r->sched);
-    return 1;
 }
 
 static int run_result(const tf__run *r, int backend_rc)
@@ -236,24 +247,13 @@ static int run_result(const tf__run *r, int backend_rc)
     return r->report->n_failed > 0 ? TF_ETASKS : 0;
 }
 
-static int start_workers(tf_farm *farm)
+static int delivers_here(const tf_farm *farm)
 {
-    if (farm->started)
-        return 0;
-    farm->sys_errno = 0;
-    int rc = farm->ops->start(farm);
-    if (rc == 0)
-        farm->started = 1;
-    return rc;
+    return farm->t->delivers == NULL || farm->t->delivers();
 }
 
 /* Opens the run's journal, if it has one; only the tasks it does not hold
  * go to the scheduler. On failure nothing has run. */
-static int delivers_here(const tf_farm *farm)
-{
-    return farm->ops->delivers == NULL || farm->ops->delivers();
-}
-
 static int open_journal(const tf_farm *farm, tf__run *r, tf__journal **j,
                         tf__journal_status *st)
 {
@@ -285,15 +285,14 @@ static void report_journal(tf_report *rep, const tf__journal_status *st)
         rep->sys_errno = st->sys_errno;
 }
 
-/* Syncs only a journal that a rerun will read (its run did not deliver
- * every task), and closes it; a failed sync fails a run that had not
- * failed already. */
+/* Syncs a journal that a rerun will read (its run did not deliver every
+ * result: stopped, or with failed tasks to run again), and closes it; a
+ * failed sync fails a run that had not failed already. */
 static void close_journal(tf__run *r, tf__journal *journal,
                           tf__journal_status *st, int rc)
 {
-    const tf_report *rep = r->report;
-    int complete = rep->n_ok + rep->n_failed == r->n_tasks;
-    if (tf__journal_close(journal, !complete) != 0 && rc == 0 &&
+    int rerun_reads_it = r->report->n_ok != r->n_tasks;
+    if (tf__journal_close(journal, rerun_reads_it) != 0 && rc == 0 &&
         r->deliver.status == 0) {
         st->problem = TF_JOURNAL_IO;
         st->sys_errno = errno;
@@ -301,23 +300,32 @@ static void close_journal(tf__run *r, tf__journal *journal,
     }
 }
 
-/* Replays, runs the backend for what is left, replays what follows. */
+/* Replays, runs the loop for what is left, replays what follows. */
 static int drive(tf_farm *farm, tf__run *r)
 {
-    int rc = start_workers(farm);
-    if (rc != 0) {
-        r->sys_errno = farm->sys_errno;
-        return rc;
-    }
+    int rc = 0;
     if (tf__deliver_replay(&r->deliver) != 0)
         tf__sched_stop(&r->sched);
     /* An SPMD backend runs even with nothing left here: the other ranks
      * wait in it for this one to say so. */
-    if (!tf__sched_done(&r->sched) || farm->ops->delivers != NULL)
-        rc = farm->ops->run(farm, r);
+    if (!tf__sched_done(&r->sched) || farm->t->delivers != NULL)
+        rc = tf__run_loop(farm->t, &farm->state, r);
     if (rc == 0 && r->interrupted == 0)
         tf__deliver_replay(&r->deliver);
     return rc;
+}
+
+static void run_init(tf__run *r, tf_farm *farm, size_t n_tasks,
+                     tf_task_fn task, void *user, tf_report *rep)
+{
+    const tf_options *o = &farm->opts;
+    *r = (tf__run){.n_tasks = n_tasks, .task = task, .user = user,
+                   .opts = o, .n_workers = farm->n_workers,
+                   .end_at_failure = o->stop_on_error || o->retries > 0,
+                   .journal_fd = -1, .report = rep, .spare = farm->spare,
+                   .watch_signals = !o->keep_signals};
+    tf__sched_init(&r->sched, n_tasks, o->batch_size, farm->n_workers,
+                   TARGET_BATCH_SECONDS);
 }
 
 int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
@@ -335,11 +343,8 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
         return TF_EBUSY;
 
     double t0 = tf__now();
-    tf__run r = {.n_tasks = n_tasks, .task = task, .user = user,
-                 .opts = &farm->opts, .report = rep,
-                 .watch_signals = !farm->opts.keep_signals};
-    tf__sched_init(&r.sched, n_tasks, farm->opts.batch_size, farm->n_workers,
-                   TARGET_BATCH_SECONDS);
+    tf__run r;
+    run_init(&r, farm, n_tasks, task, user, rep);
     tf__journal *journal;
     tf__journal_status jst = {0};
     int rc = open_journal(farm, &r, &journal, &jst);
@@ -353,17 +358,15 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
                      user, rep);
     r.deliver.journal = journal;
     r.deliver.journal_status = &jst;
-    farm->journal_fd = tf__journal_fd(journal);
+    r.journal_fd = tf__journal_fd(journal);
     farm->running = 1;
     if (r.watch_signals)
         tf__signals_begin();
     rc = drive(farm, &r);
-    if (r.watch_signals)
-        tf__signals_end();
-    if (rc == 0 && n_tasks > 0)
+    if (rc == 0 && n_tasks > 0 && delivers_here(farm))
         tf__deliver_finish(&r.deliver);
     close_journal(&r, journal, &jst, rc);
-    farm->journal_fd = -1;
+    farm->spare = r.spare;
     farm->running = 0;
     tf__sched_release(&r.sched);
 
@@ -372,7 +375,11 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
     rep->signal = r.interrupted;
     report_journal(rep, &jst);
     rep->seconds = tf__now() - t0;
-    return run_result(&r, rc);
+    rc = run_result(&r, rc);
+    /* Last: the caller's own handler may run now (and may not return). */
+    if (r.watch_signals)
+        tf__signals_end();
+    return rc;
 }
 
 int tf_map(const tf_options *opts, size_t n_tasks, tf_task_fn task,

@@ -37,7 +37,9 @@ typedef struct tf__batch {
     size_t slots_cap;
     unsigned char *data;
     size_t len, cap;
+    size_t done;              /* tasks computed so far (tf__batch_step) */
     double seconds;           /* compute time of the whole batch */
+    int worker;               /* which worker computed it (transports) */
     struct tf__batch *next;   /* free lists and the pending list */
 } tf__batch;
 
@@ -72,6 +74,11 @@ typedef struct tf__exec {
  * b->seconds. Returns 0 or TF_ENOMEM (b is then unusable). */
 TF__HIDDEN int tf__batch_exec(tf__batch *b, size_t start, size_t count,
                               const tf__exec *how);
+/* The same, one task at a time, for a worker that must look up between
+ * tasks (MPI's rank 0): begin (0 or TF_ENOMEM), then step until it returns
+ * 1 (the batch is complete). */
+TF__HIDDEN int tf__batch_begin(tf__batch *b, size_t start, size_t count);
+TF__HIDDEN int tf__batch_step(tf__batch *b, const tf__exec *how);
 /* A batch of one task that failed without running to completion. */
 TF__HIDDEN int tf__batch_set_failed(tf__batch *b, size_t index, int kind,
                                     int code, int attempts);
@@ -102,6 +109,8 @@ TF__HIDDEN void tf__sched_release(tf__sched *s);
 /* The next range to compute; count == 0 means nothing is left (or the
  * scheduler was stopped). */
 TF__HIDDEN tf__range tf__sched_next(tf__sched *s);
+/* Where the next range would start (n_tasks when nothing is left). */
+TF__HIDDEN size_t tf__sched_peek(const tf__sched *s);
 /* The same, at most `cap` tasks. */
 TF__HIDDEN tf__range tf__sched_next_capped(tf__sched *s, size_t cap);
 /* Feeds the automatic batch size with a finished batch. */
@@ -165,6 +174,10 @@ typedef struct tf__deliver {
     tf__journal *journal;     /* NULL without one */
     tf__journal_status *journal_status;
     int replayed;             /* as completed: old results delivered */
+    /* Asked between two callbacks: non-zero (a TF_E code) ends delivery
+     * there, so that a slow consumer cannot delay a stop. NULL = never. */
+    int (*should_stop)(void *ctx);
+    void *stop_ctx;
 } tf__deliver;
 
 TF__HIDDEN void tf__deliver_init(tf__deliver *d, size_t n_tasks,
@@ -185,70 +198,121 @@ TF__HIDDEN void tf__deliver_finish(tf__deliver *d);
  * Returns d->status. Called before the backend runs and after it. */
 TF__HIDDEN int tf__deliver_replay(tf__deliver *d);
 
-/* ---- farm.c: the farm and the run every backend drives ----------------- */
+/* ---- run.c: the one run loop, and the transports it drives ------------ */
 
-typedef struct tf__run {
+/* A range handed to one worker. attempt is 1 for a first try, k for the
+ * k-th try of a single retried task. */
+typedef struct tf__job {
+    size_t start, count;
+    int attempt;
+} tf__job;
+
+typedef enum {
+    TF__EV_NONE = 0,   /* the wait timed out */
+    TF__EV_BATCH,      /* the worker's oldest job finished: `batch` */
+    TF__EV_LOST,       /* the worker is gone (already reaped): fail, code */
+    TF__EV_FAILED      /* its oldest job could not be computed: rc */
+} tf__event_kind;
+
+typedef struct tf__event {
+    tf__event_kind kind;
+    int worker;
+    tf__batch *batch;  /* EV_BATCH; the core owns it from here */
+    int fail, code;    /* EV_LOST: a tf_fail_kind and its code */
+    int rc;            /* EV_FAILED: a TF_E code */
+} tf__event;
+
+typedef struct tf__run tf__run;
+
+/* A backend is a transport: it starts and stops workers and moves jobs and
+ * batches; the core (run.c) decides everything else. Each worker holds at
+ * most `depth` jobs and answers them in the order they were sent. */
+typedef struct tf__transport {
+    int depth;                /* jobs queued per worker, 1 or 2 */
+    int can_kill;             /* a busy worker can be killed: time limits */
+    /* The number of workers these options give, or a TF_E code; NULL for
+     * the CPU-based default (tf_resolve_jobs). */
+    int (*workers)(const tf_options *o);
+    /* Starts n workers at the farm's first run. 0 or a TF_E code, with
+     * r->sys_errno set for TF_ESYS. */
+    int (*start)(void **state, int n, tf__run *r);
+    void (*stop)(void *state);
+    /* Each run's start: replace workers that died between runs. May be
+     * NULL. 0 or a TF_E code. */
+    int (*begin)(void *state, tf__run *r);
+    /* Queues a job on worker w: 0 or a TF_E code. A worker found dead here
+     * is reported by the next wait(), as any lost worker. */
+    int (*send)(void *state, int w, const tf__job *job, tf__run *r);
+    /* The next event, waiting at most `timeout` seconds (EV_NONE then).
+     * 0 or a TF_E code for a failure of the transport itself. */
+    int (*wait)(void *state, double timeout, tf__run *r, tf__event *ev);
+    /* The task worker w is on and since when (tf__now); 0 when it is not
+     * in a task. NULL where the core cannot tell (no time limits). */
+    int (*started)(void *state, int w, size_t *index, double *since);
+    /* Kills worker w and waits for it; its jobs are lost. (can_kill) */
+    void (*kill)(void *state, int w);
+    /* Replaces a dead worker w. NULL: a dead worker stays dead. */
+    int (*revive)(void *state, int w, tf__run *r);
+    /* The most tasks worker w takes at once; NULL = no limit. */
+    size_t (*cap)(const void *state, int w);
+    /* SPMD (MPI): every process runs the farm. `delivers` says whether
+     * this one runs the core (the callbacks and the journal); the others
+     * `serve` jobs until the core is done; `finish` runs on every process
+     * at the end and makes them all return the same code and report. */
+    int (*delivers)(void);
+    int (*serve)(void *state, tf__run *r);
+    int (*finish)(void *state, tf__run *r, int rc);
+} tf__transport;
+
+typedef struct tf__loop tf__loop;
+
+/* One run, as the core and its transport see it. */
+struct tf__run {
     size_t n_tasks;
     tf_task_fn task;
     void *user;
-    const tf_options *opts;
+    const tf_options *opts;   /* the farm's, defaults already resolved */
+    int n_workers;
+    int end_at_failure;       /* a batch ends just after a failed task */
+    int journal_fd;           /* a forked worker must close it; or -1 */
     tf__sched sched;
     tf__deliver deliver;
     tf_report *report;
+    tf__batch *spare;         /* batches for reuse; the core's thread only */
     int sys_errno;            /* set with a TF_ESYS failure */
     int watch_signals;        /* catch SIGINT/SIGTERM */
     int interrupted;          /* the signal that stopped the run, or 0 */
-} tf__run;
-
-/* 1 when dispatch must wait for delivery to catch up: in index order, the
- * results waiting behind a missing batch hold more than about 1 MiB per
- * worker. Bytes, not batches: one-task batches (MPI's rank 0) are tiny. */
-TF__HIDDEN int tf__run_must_wait(const tf__run *r, int workers);
-
-typedef struct tf__backend_ops {
-    /* How many workers these options give, or a TF_E code; NULL for the
-     * CPU-based default (tf_resolve_jobs). */
-    int (*workers)(const tf_options *opts);
-    /* Starts the workers; called on the first run. 0 or a TF_E code. */
-    int (*start)(tf_farm *farm);
-    /* Drives one run to its end. Returns 0 or a TF_E code for a failure of
-     * the farm itself; task failures live in the delivery's status. */
-    int (*run)(tf_farm *farm, tf__run *run);
-    /* Stops the workers and frees the backend's state. */
-    void (*stop)(tf_farm *farm);
-    /* SPMD (MPI): every process runs the backend, and only the one where
-     * `delivers` is true runs the callbacks and owns the journal. NULL for
-     * the others, where the caller's process does both. */
-    int (*delivers)(void);
-} tf__backend_ops;
-
-struct tf_farm {
-    tf_options opts;
-    int n_workers;
-    int started;
-    int running;
-    int sys_errno;            /* errno behind the last TF_ESYS */
-    int journal_fd;           /* the running run's journal, or -1 */
-    const tf__backend_ops *ops;
-    void *state;              /* the backend's own */
+    tf__loop *loop;           /* run.c's own bookkeeping */
 };
 
-TF__HIDDEN extern const tf__backend_ops tf__serial_ops;
-TF__HIDDEN extern const tf__backend_ops tf__threads_ops;
-TF__HIDDEN extern const tf__backend_ops tf__procs_ops;
-/* The MPI backend, or NULL when the library was built without MPI
- * (backend_mpi.c or backend_mpi_none.c, chosen by CMake). */
-TF__HIDDEN const tf__backend_ops *tf__mpi_backend(void);
-
-/* ---- signals.c: SIGINT/SIGTERM during a run ---------------------------- */
-TF__HIDDEN void tf__signals_begin(void);
-TF__HIDDEN void tf__signals_end(void);
-TF__HIDDEN int tf__signals_caught(void);   /* the signal number, or 0 */
-
+/* Runs what the scheduler holds on the transport's workers until every job
+ * has come back or the run stopped. Starts the workers on first use
+ * (*state NULL). 0 or a TF_E code for a failure of the farm itself; task
+ * failures and stops live in the delivery's status. */
+TF__HIDDEN int tf__run_loop(const tf__transport *t, void **state,
+                            tf__run *r);
+/* The oldest job worker w has not answered, or NULL: what a transport
+ * checks an incoming batch against. */
+TF__HIDDEN const tf__job *tf__run_head(const tf__run *r, int w);
 /* Stops the run if SIGINT/SIGTERM arrived (and the run watches for them).
  * Returns 1 when it did. */
 TF__HIDDEN int tf__run_check_signal(tf__run *r);
 
+TF__HIDDEN extern const tf__transport tf__serial_transport;
+TF__HIDDEN extern const tf__transport tf__threads_transport;
+TF__HIDDEN extern const tf__transport tf__procs_transport;
+/* The MPI transport, or NULL when the library was built without MPI
+ * (backend_mpi.c or backend_mpi_none.c, chosen by CMake). */
+TF__HIDDEN const tf__transport *tf__mpi_transport(void);
+
+/* ---- signals.c: SIGINT/SIGTERM during a run ---------------------------- */
+TF__HIDDEN void tf__signals_begin(void);
+/* Restores the caller's handlers; if a signal arrived and the caller had a
+ * handler of its own, raises it again so that handler runs once. */
+TF__HIDDEN void tf__signals_end(void);
+TF__HIDDEN int tf__signals_caught(void);   /* the signal number, or 0 */
+
+/* ---- clock.c: the library's one clock --------------------------------- */
 TF__HIDDEN double tf__now(void);   /* monotonic seconds */
 
 #endif /* TF_INTERNAL_H */

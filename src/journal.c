@@ -106,7 +106,7 @@ static uint32_t rec_crc(const rec *r, const void *data)
     /* Not for an empty result: zlib's crc32 given a NULL buffer (a batch of
      * empty results has no data area) returns the initial value, not c. */
     if (r->len > 0)
-        c = crc32(c, (const Bytef *)data, (uInt)r->len);
+        c = crc32_z(c, (const Bytef *)data, (z_size_t)r->len);
     return (uint32_t)c;
 }
 
@@ -140,6 +140,46 @@ static int grow(unsigned char **buf, size_t *cap, size_t want)
 
 /* ---- the header ------------------------------------------------------- */
 
+/* fdatasync, again if a signal interrupted it. */
+static int sync_data(int fd)
+{
+    int rc;
+    do
+        rc = fdatasync(fd);
+    while (rc != 0 && errno == EINTR);
+    return rc;
+}
+
+/* pwritev at the journal's end until everything is written: short writes
+ * resumed, EINTR retried; a write of nothing (a full disk that does not say
+ * so) fails with ENOSPC instead of spinning. */
+static int write_iov(tf__journal *j, struct iovec *iov, int n, size_t bytes)
+{
+    while (bytes > 0) {
+        ssize_t done = pwritev(j->fd, iov, n, (off_t)j->end);
+        if (done < 0 && errno == EINTR)
+            continue;
+        if (done <= 0) {
+            if (done == 0)
+                errno = ENOSPC;
+            return -1;
+        }
+        j->end += (uint64_t)done;
+        bytes -= (size_t)done;
+        size_t skip = (size_t)done;
+        while (n > 0 && skip >= iov->iov_len) {
+            skip -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + skip;
+            iov->iov_len -= skip;
+        }
+    }
+    return 0;
+}
+
 static void make_head(head *h, size_t n_tasks, const void *key,
                       size_t key_len)
 {
@@ -157,11 +197,10 @@ static int write_head(tf__journal *j, const void *key, size_t key_len,
     head h;
     make_head(&h, j->n_tasks, key, key_len);
     struct iovec iov[2] = {{&h, sizeof h}, {(void *)key, key_len}};
-    if (ftruncate(j->fd, 0) != 0 ||
-        pwritev(j->fd, iov, 2, 0) != (ssize_t)(sizeof h + key_len) ||
-        fdatasync(j->fd) != 0)
+    j->end = 0;
+    if (ftruncate(j->fd, 0) != 0 || write_iov(j, iov, 2, sizeof h + key_len) ||
+        sync_data(j->fd) != 0)
         return fail(st, TF_JOURNAL_IO, 0, errno);
-    j->end = sizeof h + key_len;
     return 0;
 }
 
@@ -317,8 +356,7 @@ int tf__journal_open(tf__journal **out, const char *path, size_t n_tasks,
         return TF_ENOMEM;
     j->fd = -1;
     j->n_tasks = n_tasks;
-    j->sync_interval = o->journal_sync_interval != 0 ? o->journal_sync_interval
-                                                     : 1.0;
+    j->sync_interval = o->journal_sync_interval; /* resolved by the farm */
     j->sync_every = o->journal_sync_every;
     j->last_sync = tf__now();
     j->offset = calloc(n_tasks > 0 ? n_tasks : 1, sizeof(*j->offset));
@@ -374,32 +412,10 @@ static int maybe_sync(tf__journal *j, int force)
               (j->sync_interval > 0 && now - j->last_sync >= j->sync_interval);
     if (!due || j->unsynced == 0)
         return 0;
-    if (fdatasync(j->fd) != 0)
+    if (sync_data(j->fd) != 0)
         return -1;
     j->unsynced = 0;
     j->last_sync = now;
-    return 0;
-}
-
-static int write_iov(tf__journal *j, struct iovec *iov, int n, size_t bytes)
-{
-    ssize_t done = pwritev(j->fd, iov, n, (off_t)j->end);
-    while (done >= 0 && (size_t)done < bytes) { /* short write: the rest */
-        size_t skip = (size_t)done;
-        int k = 0;
-        while (skip >= iov[k].iov_len)
-            skip -= iov[k++].iov_len;
-        iov[k].iov_base = (char *)iov[k].iov_base + skip;
-        iov[k].iov_len -= skip;
-        j->end += (uint64_t)done;
-        bytes -= (size_t)done;
-        iov += k;
-        n -= k;
-        done = pwritev(j->fd, iov, n, (off_t)j->end);
-    }
-    if (done < 0)
-        return -1;
-    j->end += (uint64_t)done;
     return 0;
 }
 

@@ -13,10 +13,14 @@
  *     signal the whole process group, and the parent decides when its
  *     workers stop (it kills them). SIGPIPE stays default, so a worker whose
  *     parent is gone dies on its next write instead of computing for no one.
+ *   - When the parent has no more workers than CPUs, each worker stays on
+ *     a CPU of its own (the parent chose it from the affinity mask): no
+ *     migrations, warm caches, as a pinned thread pool has.
  *   - Loop: read a job, compute the batch (recording each task's index and
- *     start time in its shared slot), write the batch back, repeat. End of
- *     file on the job pipe means the parent is done: _exit(0), never exit(),
- *     so none of the caller's atexit handlers or stdio buffers run twice.
+ *     start time in its shared slot), write the batch back, repeat. The
+ *     parent may queue the next job while this one computes. End of file
+ *     on the socket means the parent is done: _exit(0), never exit(), so
+ *     none of the caller's atexit handlers or stdio buffers run twice.
  */
 #define _GNU_SOURCE
 #include "procs.h"
@@ -30,39 +34,20 @@
 
 extern char **environ;
 
-uint64_t tf__now_ns(void)
+static uint64_t now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    return (uint64_t)(tf__now() * 1e9);
 }
 
-int tf__read_full(int fd, void *buf, size_t len)
+/* Blocking read of exactly len bytes: 0, or -1 at end of file or error. */
+static int read_full(int fd, void *buf, size_t len)
 {
     char *p = buf;
     while (len > 0) {
         ssize_t n = read(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = 0;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int tf__write_full(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
+        if (n <= 0)
             return -1;
         p += n;
         len -= (size_t)n;
@@ -70,11 +55,11 @@ int tf__write_full(int fd, const void *buf, size_t len)
     return 0;
 }
 
-static void settle(char **env, const int *close_fds, size_t n_close)
+static void settle(const tf__worker_setup *s)
 {
-    for (size_t i = 0; i < n_close; i++)
-        if (close_fds[i] >= 0)
-            close(close_fds[i]);
+    for (size_t i = 0; i < s->n_close; i++)
+        if (s->close_fds[i] >= 0)
+            close(s->close_fds[i]);
     struct sigaction sa = {0};
     sa.sa_handler = SIG_DFL;
     for (int signo = 1; signo < NSIG; signo++)
@@ -85,65 +70,66 @@ static void settle(char **env, const int *close_fds, size_t n_close)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (env != NULL)
-        environ = env;
+    if (s->cpu != NULL)
+        sched_setaffinity(0, sizeof(*s->cpu), s->cpu);
+    if (s->env != NULL)
+        environ = s->env;
 }
 
 static void before_task(void *ctx, size_t index)
 {
     tf__worker_slot *slot = ctx;
     atomic_store_explicit(&slot->index, index, memory_order_relaxed);
-    atomic_store_explicit(&slot->started_ns, tf__now_ns(),
-                          memory_order_release);
+    atomic_store_explicit(&slot->started_ns, now_ns(), memory_order_release);
 }
 
+/* Sends the whole batch: header, slots, bytes; short writes resumed. */
 static int send_batch(int fd, const tf__batch *b)
 {
-    tf__result_msg m = {b->start, b->count, b->len, b->seconds};
-    struct iovec iov[3] = {{&m, sizeof m},
+    tf__wire_result h;
+    tf__wire_result_of(&h, b);
+    struct iovec iov[3] = {{&h, sizeof h},
                            {b->slots, b->count * sizeof(tf__slot)},
                            {b->data, b->len}};
-    size_t total = iov[0].iov_len + iov[1].iov_len + iov[2].iov_len;
-    ssize_t n;
-    do
-        n = writev(fd, iov, 3);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -1;
-    if ((size_t)n == total)
-        return 0;
-    /* A short write (results over the pipe's size): send the rest. */
-    size_t done = (size_t)n;
-    for (int i = 0; i < 3; i++) {
-        if (done >= iov[i].iov_len) {
-            done -= iov[i].iov_len;
+    struct iovec *v = iov;
+    int n = 3;
+    while (n > 0) {
+        ssize_t done = writev(fd, v, n);
+        if (done < 0 && errno == EINTR)
             continue;
-        }
-        if (tf__write_full(fd, (char *)iov[i].iov_base + done,
-                           iov[i].iov_len - done) != 0)
+        if (done < 0)
             return -1;
-        done = 0;
+        while (n > 0 && (size_t)done >= v->iov_len) {
+            done -= (ssize_t)v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (char *)v->iov_base + done;
+            v->iov_len -= (size_t)done;
+        }
     }
     return 0;
 }
 
-void tf__worker_main(int job_fd, int result_fd, tf__worker_slot *slot,
-                     char **env, const int *close_fds, size_t n_close)
+void tf__worker_main(const tf__worker_setup *s)
 {
-    settle(env, close_fds, n_close);
+    int fd = s->fd;
+    tf__worker_slot *slot = s->slot;
+    settle(s);
     tf__batch *b = tf__batch_new();
     if (b == NULL)
         _exit(70);
     for (;;) {
-        tf__job_msg job;
-        if (tf__read_full(job_fd, &job, sizeof job) != 0)
+        tf__wire_job job;
+        if (read_full(fd, &job, sizeof job) != 0)
             _exit(0);
         tf__exec how = {job.task, job.user, job.end_at_failure, before_task,
                         slot};
         if (tf__batch_exec(b, job.start, job.count, &how) != 0)
             _exit(71); /* out of memory: the parent reports it as an exit */
         atomic_store_explicit(&slot->started_ns, 0, memory_order_release);
-        if (send_batch(result_fd, b) != 0)
+        if (send_batch(fd, b) != 0)
             _exit(0);
     }
 }

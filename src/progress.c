@@ -11,7 +11,8 @@
 
 static int format_eta(char *buf, size_t size, double seconds)
 {
-    if (seconds < 0)
+    /* Unknown, or too far to say (and to fit an int): no figure. */
+    if (!(seconds >= 0) || seconds > 99 * 86400.0)
         return snprintf(buf, size, "ETA --");
     if (seconds < 60)
         return snprintf(buf, size, "ETA %.1f s", seconds);

@@ -102,6 +102,13 @@ tf__range tf__sched_next_capped(tf__sched *s, size_t cap)
     return r;
 }
 
+size_t tf__sched_peek(const tf__sched *s)
+{
+    if (s->n_redo > 0)
+        return s->redo[0].start;
+    return s->next;
+}
+
 tf__range tf__sched_next(tf__sched *s)
 {
     return tf__sched_next_capped(s, SIZE_MAX);

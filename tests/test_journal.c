@@ -556,12 +556,11 @@ static void test_sigkill_loses_only_in_flight(void **state)
     char path[128], log[128];
     path_of(path, sizeof path, "killed.journal");
     path_of(log, sizeof log, "finished.log");
-    /* procs: each worker holds one batch, plus one batch the parent has
-     * read and not yet written; threads: also the finished batches waiting
-     * for the collector (at most its pending limit). */
-    size_t bound = backend_under_test == TF_BACKEND_PROCS
-                       ? (KILL_WORKERS + 1) * KILL_BATCH
-                       : (3 * KILL_WORKERS + 5) * KILL_BATCH;
+    /* procs: each worker holds two jobs (one finished in its socket, one
+     * computing), plus one batch the parent has read and not yet written;
+     * threads: the same two per worker, finished or computing, waiting for
+     * the caller's thread. */
+    size_t bound = (2 * KILL_WORKERS + 1) * KILL_BATCH;
     srand(7);
     for (int round = 0; round < 10; round++) {
         unlink(path);

@@ -1,0 +1,504 @@
+/*
+ * run.c - the run loop: one piece of code for every backend.
+ *
+ * DESIGN
+ *   - A backend is a transport (internal.h): it starts and stops workers,
+ *     queues a job on a worker, waits for the next event (a finished batch,
+ *     a lost worker, a time-out) and, for processes, kills a worker. This
+ *     file decides everything else, the same way for every backend: which
+ *     range goes to which idle worker, how much may wait for delivery,
+ *     when to look for signals, time limits, retries, the delivery and the
+ *     journal (deliver.c), and the end-of-run drain.
+ *   - Everything here runs in the thread that called tf_farm_run(): the
+ *     scheduler, the delivery and the batches' free list need no lock.
+ *   - Each worker holds at most `depth` jobs, answered in order; the core
+ *     keeps that queue, so a lost worker's jobs are known exactly.
+ *   - Back-pressure, one rule in bytes for every order, backend, journal
+ *     and resumed run: while the results waiting for delivery hold
+ *     `limit` bytes, only the range that delivery waits for may go out.
+ *     That range is always in flight, in the retry list or first in the
+ *     scheduler (which hands out the lowest requeued range first), so the
+ *     rule cannot deadlock. As completed, nothing waits: a batch is
+ *     delivered when it arrives, and the core dispatches only between
+ *     deliveries, so a slow consumer slows dispatch instead of piling up
+ *     results. In flight there are at most workers x depth batches.
+ *   - Signals and stops are looked at before every dispatch, at least every
+ *     POLL_SECONDS while waiting, and before every callback (deliver.c).
+ *     After a stop nothing new is dispatched; a transport that can kill
+ *     kills its busy workers at once, or after grace_seconds when a signal
+ *     stopped the run (so that their results reach the journal); the others
+ *     let running batches finish. Batches that arrive after a stop are
+ *     journaled, not delivered.
+ *   - A lost worker: its oldest job is blamed only if a task of it had
+ *     started there (the transport says which); that task fails (or is
+ *     retried), the rest of the job and every later queued job go back to
+ *     the scheduler, and the worker is replaced before it gets more work.
+ *   - Retries: a failed task with attempts left goes to the retry list and
+ *     runs again, alone, on the next idle worker; every backend retries a
+ *     task that returned an error; a crash or a time-out can only be
+ *     retried where workers are processes.
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POLL_SECONDS 0.05       /* the longest wait between two looks */
+#define MAX_DEPTH 2
+#define HELD_MAX ((size_t)256 << 20)
+
+typedef struct queue {
+    tf__job job[MAX_DEPTH];
+    int n;
+    int dead;                   /* lost: replace it before giving it work */
+} queue;
+
+typedef struct retry {
+    size_t index;
+    int attempt;                /* the attempt it will be */
+} retry;
+
+struct tf__loop {
+    const tf__transport *t;
+    void *st;
+    queue *q;
+    int outstanding;            /* jobs sent and not answered */
+    size_t limit;               /* bytes that may wait for delivery */
+    double grace_end;           /* < 0 until a signal stops the run */
+    retry *retries;
+    size_t n_retries, retries_cap;
+};
+
+const tf__job *tf__run_head(const tf__run *r, int w)
+{
+    const queue *q = &r->loop->q[w];
+    return q->n > 0 ? &q->job[0] : NULL;
+}
+
+int tf__run_check_signal(tf__run *r)
+{
+    int signo = r->watch_signals ? tf__signals_caught() : 0;
+    if (signo == 0)
+        return 0;
+    if (r->interrupted == 0)
+        r->interrupted = signo;
+    tf__sched_stop(&r->sched);
+    return 1;
+}
+
+/* ---- retries ---------------------------------------------------------- */
+
+static int push_retry(tf__run *r, size_t index, int attempt)
+{
+    tf__loop *L = r->loop;
+    if (L->n_retries == L->retries_cap) {
+        size_t cap = L->retries_cap ? 2 * L->retries_cap : 8;
+        retry *grown = realloc(L->retries, cap * sizeof(*grown));
+        if (grown == NULL)
+            return TF_ENOMEM;
+        L->retries = grown;
+        L->retries_cap = cap;
+    }
+    L->retries[L->n_retries++] = (retry){index, attempt};
+    return 0;
+}
+
+/* The retry of the lowest index: in index order, it unblocks delivery. */
+static size_t lowest_retry(const tf__loop *L)
+{
+    size_t k = 0;
+    for (size_t i = 1; i < L->n_retries; i++)
+        if (L->retries[i].index < L->retries[k].index)
+            k = i;
+    return k;
+}
+
+/* ---- delivery --------------------------------------------------------- */
+
+static void deliver(tf__run *r, tf__batch *b)
+{
+    tf__batch *spent = NULL;
+    if (b->count == 0) {
+        tf__batch_give(&r->spare, b);
+        return;
+    }
+    if (tf__deliver_batch(&r->deliver, b, &spent) != 0)
+        tf__sched_stop(&r->sched);
+    tf__batch_give(&r->spare, spent);
+}
+
+/* Task `index` failed on attempt `attempt`: tried again, or reported. */
+static int task_failed(tf__run *r, size_t index, int kind, int code,
+                       int attempt)
+{
+    if (attempt < 1 + r->opts->retries) {
+        if (r->opts->on_retry != NULL) {
+            tf_task_error e = {index, (tf_fail_kind)kind, code, attempt};
+            r->opts->on_retry(r->opts->retry_user, &e);
+        }
+        return push_retry(r, index, attempt + 1);
+    }
+    tf__batch *b = tf__batch_take(&r->spare);
+    if (b == NULL || tf__batch_set_failed(b, index, kind, code, attempt) != 0) {
+        tf__batch_free(b);
+        return TF_ENOMEM;
+    }
+    deliver(r, b);
+    return 0;
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+static tf__job pop_job(queue *q)
+{
+    tf__job j = q->job[0];
+    q->n--;
+    memmove(q->job, q->job + 1, (size_t)q->n * sizeof(*q->job));
+    return j;
+}
+
+static int on_batch(tf__run *r, int w, tf__batch *b)
+{
+    tf__loop *L = r->loop;
+    tf__job job = pop_job(&L->q[w]);
+    L->outstanding--;
+    tf__sched_observe(&r->sched, b->count, b->seconds, b->len);
+    if (job.attempt > 1)
+        b->slots[0].attempts = job.attempt;
+    /* Cut short at a failure: the tasks after it go back to the scheduler. */
+    size_t got_end = b->start + b->count;
+    int rc = tf__sched_requeue(&r->sched, got_end,
+                               job.start + job.count - got_end);
+    tf__slot *last = &b->slots[b->count - 1];
+    if (rc == 0 && last->fail != 0 && last->attempts < 1 + r->opts->retries) {
+        rc = task_failed(r, got_end - 1, last->fail, last->code,
+                         last->attempts);
+        b->count--;
+    }
+    deliver(r, b);
+    return rc;
+}
+
+/* Gives back a job that never ran (or whose blamed task is handled). */
+static int requeue_job(tf__run *r, tf__job j)
+{
+    if (j.attempt > 1)
+        return push_retry(r, j.start, j.attempt);
+    return tf__sched_requeue(&r->sched, j.start, j.count);
+}
+
+static int requeue_around(tf__run *r, tf__job j, size_t index)
+{
+    size_t end = j.start + j.count;
+    if (tf__sched_requeue(&r->sched, j.start, index - j.start) != 0 ||
+        tf__sched_requeue(&r->sched, index + 1, end - index - 1) != 0)
+        return TF_ENOMEM;
+    return 0;
+}
+
+/* Worker w is gone, with (kind, code) saying how; `index`, when `started`,
+ * is the task it was on. Only that task is blamed. */
+static int on_lost(tf__run *r, int w, int kind, int code, int started,
+                   size_t index)
+{
+    tf__loop *L = r->loop;
+    queue *q = &L->q[w];
+    int rc = 0;
+    for (int k = 0; k < q->n && rc == 0; k++) {
+        tf__job j = q->job[k];
+        if (started && index >= j.start && index < j.start + j.count) {
+            rc = requeue_around(r, j, index);
+            if (rc == 0)
+                rc = task_failed(r, index, kind, code, j.attempt);
+            started = 0;
+        } else {
+            rc = requeue_job(r, j);
+        }
+    }
+    L->outstanding -= q->n;
+    q->n = 0;
+    q->dead = 1;
+    return rc;
+}
+
+/* Asks the transport which task w was on, before it is replaced. */
+static int lost_worker(tf__run *r, int w, int kind, int code)
+{
+    const tf__transport *t = r->loop->t;
+    size_t index = 0;
+    double since = 0;
+    int started = t->started != NULL &&
+                  t->started(r->loop->st, w, &index, &since);
+    return on_lost(r, w, kind, code, started, index);
+}
+
+static int on_event(tf__run *r, const tf__event *ev)
+{
+    switch (ev->kind) {
+    case TF__EV_NONE:
+        return 0;
+    case TF__EV_BATCH:
+        return on_batch(r, ev->worker, ev->batch);
+    case TF__EV_LOST:
+        return lost_worker(r, ev->worker, ev->fail, ev->code);
+    case TF__EV_FAILED:
+        pop_job(&r->loop->q[ev->worker]);
+        r->loop->outstanding--;
+        return ev->rc;
+    }
+    return 0;
+}
+
+/* ---- time limits and stops -------------------------------------------- */
+
+static int timeout_code(double limit)
+{
+    double up = ceil(limit);
+    return up < (double)INT_MAX ? (int)up : INT_MAX;
+}
+
+static int check_deadlines(tf__run *r)
+{
+    tf__loop *L = r->loop;
+    double limit = r->opts->task_timeout;
+    if (limit <= 0 || L->t->started == NULL)
+        return 0;
+    double now = tf__now();
+    for (int w = 0; w < r->n_workers; w++) {
+        size_t index;
+        double since;
+        if (L->q[w].n == 0 || !L->t->started(L->st, w, &index, &since) ||
+            now - since <= limit)
+            continue;
+        L->t->kill(L->st, w);
+        int rc = on_lost(r, w, TF_FAIL_TIMEOUT, timeout_code(limit), 1, index);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Seconds to wait: until the earliest time limit, at most POLL_SECONDS. */
+static double wait_seconds(const tf__run *r)
+{
+    const tf__loop *L = r->loop;
+    double wait = POLL_SECONDS, limit = r->opts->task_timeout;
+    if (limit <= 0 || L->t->started == NULL)
+        return wait;
+    double now = tf__now();
+    for (int w = 0; w < r->n_workers; w++) {
+        size_t index;
+        double since;
+        if (L->q[w].n == 0 || !L->t->started(L->st, w, &index, &since))
+            continue;
+        double left = since + limit - now;
+        if (left < wait)
+            wait = left > 0.001 ? left : 0.001;
+    }
+    return wait;
+}
+
+static void kill_busy(tf__run *r)
+{
+    tf__loop *L = r->loop;
+    for (int w = 0; w < r->n_workers; w++) {
+        queue *q = &L->q[w];
+        if (q->n == 0)
+            continue;
+        L->t->kill(L->st, w);
+        L->outstanding -= q->n;
+        q->n = 0;
+        q->dead = 1;
+    }
+}
+
+static int stop_status(void *ctx)
+{
+    tf__run *r = ctx;
+    return tf__run_check_signal(r) ? TF_EINTR : 0;
+}
+
+/* Looks for a signal; once stopped, kills busy workers where it can:
+ * at once, or at the end of the grace period after a signal. */
+static void enforce_stop(tf__run *r)
+{
+    tf__loop *L = r->loop;
+    tf__run_check_signal(r);
+    if (!r->sched.stopped || !L->t->can_kill || L->outstanding == 0)
+        return;
+    if (r->interrupted != 0 && L->grace_end < 0)
+        L->grace_end = tf__now() + r->opts->grace_seconds;
+    if (r->interrupted == 0 || tf__now() >= L->grace_end)
+        kill_busy(r);
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+/* 1 when a range starting at `start` must wait for delivery to catch up. */
+static int must_wait(const tf__run *r, size_t start)
+{
+    const tf__deliver *d = &r->deliver;
+    return d->ordered && d->pending_bytes >= r->loop->limit &&
+           start > d->next;
+}
+
+/* The next job for worker w, if one may go now. */
+static int next_job(tf__run *r, int w, tf__job *job)
+{
+    tf__loop *L = r->loop;
+    if (L->n_retries > 0) {
+        size_t k = lowest_retry(L);
+        retry t = L->retries[k];
+        if (!must_wait(r, t.index)) {
+            L->retries[k] = L->retries[--L->n_retries];
+            *job = (tf__job){t.index, 1, t.attempt};
+            return 1;
+        }
+    }
+    if (must_wait(r, tf__sched_peek(&r->sched)))
+        return 0;
+    size_t cap = L->t->cap != NULL ? L->t->cap(L->st, w) : SIZE_MAX;
+    tf__range g = tf__sched_next_capped(&r->sched, cap);
+    *job = (tf__job){g.start, g.count, 1};
+    return g.count > 0;
+}
+
+static int revive(tf__run *r, int w)
+{
+    tf__loop *L = r->loop;
+    if (L->t->revive == NULL)
+        return 1; /* it stays dead; the others go on */
+    int rc = L->t->revive(L->st, w, r);
+    if (rc == 0)
+        L->q[w].dead = 0;
+    return rc;
+}
+
+/* Sends one job to w. 0 (sent or given back), 1 (nothing may go now), or
+ * a TF_E code. */
+static int send_one(tf__run *r, int w)
+{
+    tf__loop *L = r->loop;
+    queue *q = &L->q[w];
+    tf__job job;
+    if (!next_job(r, w, &job))
+        return 1;
+    q->job[q->n++] = job;
+    L->outstanding++;
+    return L->t->send(L->st, w, &job, r);
+}
+
+static int dispatch(tf__run *r)
+{
+    tf__loop *L = r->loop;
+    for (int w = 0; w < r->n_workers && !r->sched.stopped; w++) {
+        if (L->q[w].dead) {
+            if (tf__sched_done(&r->sched) && L->n_retries == 0)
+                return 0;
+            int rc = revive(r, w);
+            if (rc == 1)
+                continue;
+            if (rc != 0)
+                return rc;
+        }
+        while (!L->q[w].dead && L->q[w].n < L->t->depth) {
+            int rc = send_one(r, w);
+            if (rc == 1)
+                return 0;
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+static int setup(const tf__transport *t, void **state, tf__run *r,
+                 tf__loop *L)
+{
+    memset(L, 0, sizeof(*L));
+    L->t = t;
+    L->grace_end = -1;
+    size_t limit = ((size_t)2 * (size_t)r->n_workers + 4) << 20;
+    L->limit = limit < HELD_MAX ? limit : HELD_MAX;
+    L->q = calloc((size_t)r->n_workers, sizeof(*L->q));
+    if (L->q == NULL)
+        return TF_ENOMEM;
+    r->loop = L;
+    r->deliver.should_stop = stop_status;
+    r->deliver.stop_ctx = r;
+    int rc = *state == NULL ? t->start(state, r->n_workers, r) : 0;
+    L->st = *state;
+    if (rc == 0 && t->begin != NULL)
+        rc = t->begin(L->st, r);
+    return rc;
+}
+
+static void teardown(tf__run *r)
+{
+    tf__batch *rest = NULL;
+    tf__deliver_drain(&r->deliver, &rest);
+    tf__batch_give(&r->spare, rest);
+    r->deliver.should_stop = NULL;
+    free(r->loop->retries);
+    free(r->loop->q);
+    r->loop = NULL;
+}
+
+/* Stops everything after a failure of the farm itself: no more work, and
+ * nothing left running that can be killed. */
+static void fail_run(tf__run *r)
+{
+    tf__sched_stop(&r->sched);
+    if (r->loop->t->can_kill)
+        kill_busy(r);
+}
+
+static int drive(tf__run *r)
+{
+    tf__loop *L = r->loop;
+    int rc = 0;
+    for (;;) {
+        enforce_stop(r);
+        if (rc == 0 && (rc = dispatch(r)) != 0)
+            fail_run(r);
+        if (L->outstanding == 0)
+            break;
+        tf__event ev = {0};
+        int err = L->t->wait(L->st, wait_seconds(r), r, &ev);
+        if (err == 0)
+            err = on_event(r, &ev);
+        if (err == 0)
+            err = check_deadlines(r);
+        if (err != 0 && rc == 0) {
+            rc = err;
+            fail_run(r);
+        }
+        if (err != 0 && ev.kind == TF__EV_NONE && L->outstanding > 0 &&
+            !L->t->can_kill)
+            break; /* the transport itself failed: nothing will come */
+    }
+    if (r->deliver.status == TF_EINTR && r->interrupted == 0)
+        r->interrupted = tf__signals_caught();
+    return rc;
+}
+
+int tf__run_loop(const tf__transport *t, void **state, tf__run *r)
+{
+    tf__loop L;
+    int rc = setup(t, state, r, &L);
+    if (rc == 0) {
+        if (t->delivers != NULL && !t->delivers())
+            rc = t->serve(L.st, r);
+        else
+            rc = drive(r);
+    }
+    if (L.q != NULL && t->finish != NULL && *state != NULL)
+        rc = t->finish(L.st, r, rc);
+    if (L.q != NULL)
+        teardown(r);
+    return rc;
+}
