@@ -2,7 +2,9 @@
  * test_procs.c - what only the process backend promises: a task that kills
  * its worker is reported and the rest finish; time limits; retries on a
  * fresh worker; the workers' environment; the parent signalled mid-run;
- * and never a zombie or a leaked descriptor.
+ * a task that closes its descriptors or writes garbage on its worker's
+ * socket; workers that die between runs; and never a zombie or a leaked
+ * descriptor.
  */
 #define _GNU_SOURCE
 #include "taskfarm.h"
@@ -26,6 +28,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "wire.h"
 
 /* ---- process bookkeeping from /proc ----------------------------------- */
 
@@ -57,6 +61,7 @@ static int count_children(void)
     return n;
 }
 
+/* A live (not zombie) child of this process, or 0. */
 static int first_child(void)
 {
     DIR *d = opendir("/proc");
@@ -73,8 +78,9 @@ static int first_child(void)
         buf[len] = '\0';
         const char *cp = strrchr(buf, ')');
         int ppid = 0;
-        if (cp != NULL && sscanf(cp + 2, "%*c %d", &ppid) == 1 &&
-            ppid == getpid())
+        char st = 0;
+        if (cp != NULL && sscanf(cp + 2, "%c %d", &st, &ppid) == 2 &&
+            ppid == getpid() && st != 'Z')
             found = atoi(e->d_name);
     }
     closedir(d);
@@ -561,6 +567,177 @@ static void test_start_failure_unwinds(void **state)
     assert_int_equal(count_children(), 0);
 }
 
+/* ---- a worker that loses its connection or breaks the protocol ------- */
+
+/* A task that closes every descriptor it inherited (as a daemonising
+ * helper does) and then takes its time: its worker can no longer answer.
+ * The run must not wait for it, and must not call it a clean exit. */
+static int closes_its_fds(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    if (i == 5) {
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+        sleep(4);
+        _exit(0);
+    }
+    return tf_out_append(out, &i, sizeof i);
+}
+
+static void expect_lost_at_once(double timeout)
+{
+    victim v = {0};
+    tf_options o = procs_opts(2);
+    o.task_timeout = timeout;
+    o.order = TF_ORDER_COMPLETED;
+    tf_report rep;
+    int rc = tf_map(&o, 50, closes_its_fds, NULL, victim_error, &v, &rep);
+    assert_int_equal(rc, TF_ETASKS);
+    assert_int_equal(v.errors, 1);
+    assert_int_equal(v.last_error.index, 5);
+    assert_int_equal(v.last_error.kind, TF_FAIL_LOST);
+    assert_int_equal(rep.n_ok, 49);
+    assert_true(rep.seconds < 2.0); /* not the task's 4 s */
+    assert_int_equal(count_children(), 0);
+}
+
+static void test_task_closes_its_descriptors(void **state)
+{
+    (void)state;
+    expect_lost_at_once(1.0); /* with a time limit */
+    expect_lost_at_once(0);   /* and without one */
+}
+
+/* Messages a broken worker might send, written by a task straight onto
+ * its worker's socket (batch_size 1, so the job is exactly {i, 1}). */
+typedef enum {
+    BAD_MAGIC, BAD_START, BAD_COUNT, HUGE_LEN, BAD_SLOT_OFFSET,
+    BAD_SLOT_LEN, BAD_SLOT_KIND, TRUNCATED, N_BAD
+} bad_message;
+
+static int worker_socket(void)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+            return fd;
+    }
+    return -1;
+}
+
+static void write_bad(int fd, bad_message kind, size_t i)
+{
+    tf__wire_result h = {TF__WIRE_MAGIC, 0, i, 1, 8, 0.001};
+    tf__slot slot = {0, 8, 0, 0, 1};
+    char data[8] = {0};
+    switch (kind) {
+    case BAD_MAGIC: h.magic ^= 1; break;
+    case BAD_START: h.start = i + 1; break;
+    case BAD_COUNT: h.count = 1000; break;
+    case HUGE_LEN: h.len = (uint64_t)1 << 50; break;
+    case BAD_SLOT_OFFSET: slot.off = 1u << 30; break;
+    case BAD_SLOT_LEN: slot.len = 9; break;
+    case BAD_SLOT_KIND: slot.fail = 99; break;
+    default: break;
+    }
+    if (write(fd, &h, sizeof h) != (ssize_t)sizeof h)
+        _exit(9);
+    if (kind == TRUNCATED) {
+        close(fd); /* half a message, then nothing */
+        sleep(10);
+    }
+    if (write(fd, &slot, sizeof slot) < 0 || write(fd, data, 8) < 0)
+        _exit(9);
+}
+
+static int breaks_protocol(void *user, size_t i, tf_out *out)
+{
+    const bad_message *kind = user;
+    if (i == 7) {
+        write_bad(worker_socket(), *kind, i);
+        sleep(10); /* the parent must not wait for this */
+    }
+    return tf_out_append(out, &i, sizeof i);
+}
+
+static void test_malformed_messages(void **state)
+{
+    (void)state;
+    int fds = count_fds();
+    tf_options o = procs_opts(2);
+    o.batch_size = 1;
+    tf_farm *farm;
+    assert_int_equal(tf_farm_create(&farm, &o), 0);
+    for (bad_message kind = 0; kind < N_BAD; kind++) {
+        tf_report rep;
+        int rc = tf_farm_run(farm, 30, breaks_protocol, NULL, NULL, &kind,
+                             &rep);
+        if (rc != TF_ETASKS || rep.n_ok != 29 ||
+            rep.first_error.index != 7 ||
+            rep.first_error.kind != TF_FAIL_LOST || rep.seconds > 5)
+            fail_msg("message %d: rc %d, %zu ok, error %zu kind %d, %.1f s",
+                     (int)kind, rc, rep.n_ok, rep.first_error.index,
+                     (int)rep.first_error.kind, rep.seconds);
+    }
+    tf_farm_destroy(farm);
+    assert_int_equal(count_children(), 0);
+    assert_int_equal(count_fds(), fds);
+}
+
+/* Workers killed while idle between two runs (the OOM killer, an
+ * administrator): the next run replaces them before giving them work, and
+ * nothing is blamed on a task that never ran. */
+static char proc_state(int pid)
+{
+    char path[64], st = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%*d %*s %c", &st) != 1)
+        st = 0;
+    fclose(f);
+    return st;
+}
+
+/* SIGKILLs every child and waits until each is a zombie (killed, not
+ * reaped: what the farm finds when its next run begins). */
+static int kill_idle_workers(void)
+{
+    int n = 0;
+    for (int pid; n < 64 && (pid = first_child()) > 0; n++) {
+        kill(pid, SIGKILL);
+        for (int k = 0; k < 2000 && proc_state(pid) != 'Z'; k++)
+            usleep(1000);
+    }
+    return n;
+}
+
+static void test_idle_workers_killed_between_runs(void **state)
+{
+    (void)state;
+    int fds = count_fds();
+    victim v = {0};
+    tf_options o = procs_opts(2);
+    tf_farm *farm;
+    assert_int_equal(tf_farm_create(&farm, &o), 0);
+    assert_int_equal(tf_farm_run(farm, 100, victim_task, victim_result, NULL,
+                                 &v, NULL), 0);
+    assert_int_equal(kill_idle_workers(), 2);
+    v = (victim){0};
+    tf_report rep;
+    int rc = tf_farm_run(farm, 100, victim_task, victim_result, victim_error,
+                         &v, &rep);
+    assert_int_equal(rc, 0);
+    assert_int_equal(rep.n_failed, 0);
+    assert_int_equal(rep.n_ok, 100);
+    assert_int_equal(v.delivered, 100);
+    assert_false(v.bad);
+    tf_farm_destroy(farm);
+    assert_int_equal(count_children(), 0);
+    assert_int_equal(count_fds(), fds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +758,9 @@ int main(void)
         cmocka_unit_test(test_sigterm_mid_run),
         cmocka_unit_test(test_sigint_mid_run),
         cmocka_unit_test(test_start_failure_unwinds),
+        cmocka_unit_test(test_task_closes_its_descriptors),
+        cmocka_unit_test(test_malformed_messages),
+        cmocka_unit_test(test_idle_workers_killed_between_runs),
     };
     return cmocka_run_group_tests_name("procs", tests, NULL, NULL);
 }
