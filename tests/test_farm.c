@@ -515,6 +515,100 @@ static void test_resolve_jobs(void **state)
     assert_int_equal(tf_resolve_jobs(1, 0), TF_EINVAL);
 }
 
+/* ---- options a backend cannot honour, and retries everywhere --------- */
+
+/* A time limit or a grace period needs a worker that can be killed:
+ * processes. Elsewhere they are refused, not silently ignored. */
+static void test_kill_options_need_processes(void **state)
+{
+    (void)state;
+    int want = backend_under_test == TF_BACKEND_PROCS ? 0 : TF_EINVAL;
+    tf_options o = opts_for(backend_under_test, 2, 0, TF_ORDER_INDEX);
+    o.task_timeout = 1;
+    tf_farm *farm = NULL;
+    assert_int_equal(tf_farm_create(&farm, &o), want);
+    tf_farm_destroy(farm);
+    farm = NULL;
+    o.task_timeout = 0;
+    o.grace_seconds = 1;
+    assert_int_equal(tf_farm_create(&farm, &o), want);
+    tf_farm_destroy(farm);
+    farm = NULL;
+    o.grace_seconds = 0;
+    o.retries = 2; /* retries of a returned error work everywhere */
+    assert_int_equal(tf_farm_create(&farm, &o), 0);
+    tf_farm_destroy(farm);
+}
+
+/* Tasks that fail on their first attempt only. The attempts are counted
+ * in files, which every backend's workers see. */
+typedef struct flaky {
+    check c;
+    char dir[64];
+    size_t retried;       /* on_retry calls */
+    tf_task_error last;
+} flaky;
+
+static int first_try(const flaky *f, size_t i)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%zu", f->dir, i);
+    FILE *file = fopen(path, "wx");
+    if (file == NULL)
+        return 0;
+    fclose(file);
+    return 1;
+}
+
+static int flaky_task(void *user, size_t i, tf_out *out)
+{
+    flaky *f = user;
+    if (i % 50 == 3 && first_try(f, i))
+        return 21;
+    return task(&f->c, i, out);
+}
+
+static int flaky_result(void *user, size_t i, const void *data, size_t len)
+{
+    return on_result(&((flaky *)user)->c, i, data, len);
+}
+
+static int note_retry(void *user, const tf_task_error *err)
+{
+    flaky *f = user;
+    f->retried++;
+    f->last = *err;
+    return 0;
+}
+
+static void test_retry_returned_error(void **state)
+{
+    (void)state;
+    flaky f = {0};
+    check_init(&f.c, 1000, 1);
+    snprintf(f.dir, sizeof f.dir, "/tmp/tf_flaky_XXXXXX");
+    assert_non_null(mkdtemp(f.dir));
+    tf_options o = opts_for(backend_under_test, 2, 0, TF_ORDER_INDEX);
+    o.retries = 1;
+    o.on_retry = note_retry;
+    o.retry_user = &f;
+    tf_report rep;
+    int rc = tf_map(&o, 1000, flaky_task, flaky_result, NULL, &f, &rep);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f.dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rc, 0);
+    assert_false(f.c.bad);
+    assert_int_equal(f.c.delivered, 1000);
+    assert_int_equal(rep.n_retried, 20);
+    assert_int_equal(rep.n_failed, 0);
+    assert_int_equal(f.retried, 20);
+    assert_int_equal(f.last.kind, TF_FAIL_ERROR);
+    assert_int_equal(f.last.code, 21);
+    assert_int_equal(f.last.attempts, 1);
+    free(f.c.seen);
+}
+
 int main(void)
 {
     const char *name = getenv("TF_TEST_BACKEND");
@@ -537,6 +631,8 @@ int main(void)
         cmocka_unit_test(test_out_of_memory_in_task_is_reported),
         cmocka_unit_test(test_names_and_codes),
         cmocka_unit_test(test_resolve_jobs),
+        cmocka_unit_test(test_kill_options_need_processes),
+        cmocka_unit_test(test_retry_returned_error),
     };
     return cmocka_run_group_tests_name(tf_backend_name(backend_under_test),
                                        tests, NULL, NULL);
