@@ -39,16 +39,21 @@ test-sanitize:
 	@cd $(BUILD)-tsan && $(CTEST) --output-on-failure -L threads
 
 # libFuzzer on the journal reader for FUZZ_SECONDS, its corpus seeded with
-# the journals that the journal tests write.
+# the journals that the journal tests write; then on the message codec
+# between processes for FUZZ_WIRE_SECONDS.
 FUZZ_SECONDS ?= 60
+FUZZ_WIRE_SECONDS ?= 30
 fuzz:
 	@$(CMAKE) -S . -B $(BUILD)-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DCMAKE_C_COMPILER=clang -DTF_FUZZ=ON >/dev/null
-	@$(CMAKE) --build $(BUILD)-fuzz -j$(JOBS) --target fuzz_journal test_journal
+	@$(CMAKE) --build $(BUILD)-fuzz -j$(JOBS) --target fuzz_journal fuzz_wire test_journal
 	@mkdir -p $(BUILD)-fuzz/corpus
 	@TF_FUZZ_SEEDS=$(CURDIR)/$(BUILD)-fuzz/corpus $(BUILD)-fuzz/bin/test_journal >/dev/null
 	@$(BUILD)-fuzz/bin/fuzz_journal -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 	    -print_final_stats=1 $(BUILD)-fuzz/corpus 2>&1 | tail -n 12
+	@mkdir -p $(BUILD)-fuzz/corpus-wire
+	@$(BUILD)-fuzz/bin/fuzz_wire -max_total_time=$(FUZZ_WIRE_SECONDS) -timeout=10 \
+	    -print_final_stats=1 $(BUILD)-fuzz/corpus-wire 2>&1 | tail -n 12
 
 # Side-by-side measurements: the library's own costs, then taskfarm against
 # Python multiprocessing, joblib and OpenMP. Figures in build/bench/.

@@ -4,7 +4,9 @@
  * to the serial backend for varied N (N = 0, N below the world size),
  * index order, each index once as completed, variable sizes, a failing
  * task reported on rank 0, the same return code and report on every rank,
- * and a wrong n_jobs refused.
+ * a wrong n_jobs and a time limit refused, SIGTERM on rank 0 mid-run
+ * (every rank returns TF_EINTR, promptly; the journal completes the
+ * rerun), and progress reported on rank 0 only.
  *
  * A plain SPMD program, not cmocka: every rank runs every check, the
  * failures are summed over the ranks, and rank 0 prints the closing line.
@@ -13,6 +15,8 @@
 #include "testkit.h"
 
 #include <mpi.h>
+#include <signal.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +199,124 @@ static void wrong_world(void)
     tf_farm_destroy(farm);
 }
 
+/* ---- SIGTERM on rank 0 in the middle of a run ------------------------ */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+typedef struct stopper {
+    size_t delivered, raise_at;
+    double raised_at;
+    unsigned char *seen;   /* delivered before the signal */
+    int bad;
+} stopper;
+
+static int spin_task(void *user, size_t i, tf_out *out)
+{
+    const stopper *s = user;
+    if (s->seen != NULL && s->seen[i])
+        return 99; /* delivered before: the rerun must replay it */
+    double until = now() + 200e-6;
+    while (now() < until)
+        ;
+    uint64_t v = mix(i);
+    return tf_out_append(out, &v, sizeof v);
+}
+
+static int stopping_result(void *user, size_t i, const void *data, size_t len)
+{
+    stopper *s = user;
+    uint64_t v;
+    memcpy(&v, data, sizeof v);
+    if (len != sizeof v || v != mix(i))
+        s->bad = 1;
+    if (s->seen != NULL)
+        s->seen[i] = 1;
+    if (++s->delivered == s->raise_at) {
+        s->raised_at = now();
+        raise(SIGTERM);
+    }
+    return 0;
+}
+
+static void interrupted(tf_order order, int journaled)
+{
+    const size_t n = 4000;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/tf_mpi_sig_%d", world);
+    if (rank == 0)
+        unlink(path);
+    MPI_Barrier(MPI_COMM_WORLD);
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    o.order = order;
+    if (journaled) {
+        o.journal = path;
+        o.journal_key = "sig";
+        o.journal_key_len = 3;
+    }
+    unsigned char *seen = calloc(n, 1);
+    stopper s = {0, 300, 0, seen, 0};
+    tf_report rep;
+    int rc = tf_map(&o, n, spin_task, stopping_result, NULL, &s, &rep);
+    double took = now() - s.raised_at;
+    check(rc == TF_EINTR && rep.signal == SIGTERM,
+          "SIGTERM on rank 0: TF_EINTR on every rank", n);
+    if (rank == 0)
+        check(!s.bad && took < 1.0 && rep.n_ok == s.delivered,
+              "returned within 1 s of the signal, delivered intact", n);
+    if (journaled) {
+        MPI_Bcast(seen, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
+        stopper again = {0, 0, 0, NULL, 0};
+        again.seen = seen;
+        rc = tf_map(&o, n, spin_task, stopping_result, NULL, &again, &rep);
+        check(rc == 0 && rep.n_ok == n && !again.bad,
+              "the rerun completes from the journal", n);
+    }
+    free(seen);
+    if (rank == 0)
+        unlink(path);
+}
+
+/* ---- what only rank 0 does, and what MPI cannot do -------------------- */
+
+static void count_progress(void *user, size_t done, size_t total,
+                           double elapsed)
+{
+    (void)done;
+    (void)total;
+    (void)elapsed;
+    ++*(int *)user;
+}
+
+static void progress_and_limits(void)
+{
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    int calls = 0;
+    o.on_progress = count_progress;
+    o.progress_user = &calls;
+    probe p;
+    memset(&p, 0, sizeof p);
+    p.n = 300;
+    p.ordered = 1;
+    p.seen = calloc(p.n, 1);
+    tf_map(&o, p.n, task, on_result, on_error, &p, NULL);
+    free(p.seen);
+    check(rank == 0 ? calls >= 1 : calls == 0, "progress on rank 0 only",
+          p.n);
+    o = (tf_options)TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    o.task_timeout = 1;
+    tf_farm *farm = NULL;
+    check(tf_farm_create(&farm, &o) == TF_EINVAL && farm == NULL,
+          "a time limit is refused: a rank cannot be killed", 0);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -210,6 +332,10 @@ int main(int argc, char **argv)
     big_results();
     journaled();
     wrong_world();
+    for (int order = 0; order < 2; order++)
+        for (int j = 0; j < 2; j++)
+            interrupted((tf_order)order, j);
+    progress_and_limits();
     int local[2] = {passed, failed}, total[2];
     MPI_Reduce(local, total, 2, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
     if (rank == 0)
