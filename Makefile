@@ -10,7 +10,7 @@ CTEST   ?= ctest
 MAKEFLAGS += --no-print-directory
 CONFIGURE = $(CMAKE) -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_WERROR=$(WERROR)
 
-.PHONY: all deps demo test test-sanitize fuzz bench bench-quick clean
+.PHONY: all deps demo test install test-sanitize fuzz bench bench-quick clean
 
 all:
 	@$(CONFIGURE) -B $(BUILD) >/dev/null
@@ -27,6 +27,14 @@ demo: all
 # The whole test suite, through CTest.
 test: all
 	@cd $(BUILD) && $(CTEST) --output-on-failure --timeout 900
+
+# Installs the library, its header, pkg-config files, CMake package and
+# modulefile under PREFIX (e.g. make install PREFIX=$$HOME/.local).
+PREFIX  ?= /usr/local
+install:
+	@$(CONFIGURE) -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@$(CMAKE) --build $(BUILD) -j$(JOBS)
+	@$(CMAKE) --install $(BUILD)
 
 # The suite under AddressSanitizer + UndefinedBehaviorSanitizer, then the
 # concurrency tests under ThreadSanitizer.

@@ -34,9 +34,17 @@
 extern "C" {
 #endif
 
-#define TF_VERSION_MAJOR 0
-#define TF_VERSION_MINOR 1
-#define TF_VERSION_PATCH 0
+/* TF_VERSION_MAJOR, _MINOR, _PATCH, TF_VERSION and TF_VERSION_STRING: the
+ * version of this header, generated from the build's one version. */
+#include "taskfarm_version.h"
+
+/* Every public function is declared TF_API: the shared library exports
+ * those and nothing else (the library is built with hidden visibility). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define TF_API __attribute__((visibility("default")))
+#else
+#define TF_API
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Error codes                                                              */
@@ -52,7 +60,10 @@ extern "C" {
     X(ESTOPPED, -6, "run stopped at the first failed task")                    \
     X(ECANCELED, -7, "run canceled by the result callback")                    \
     X(EINTR, -8, "run interrupted by a signal")                                \
-    X(ENOTBUILT, -9, "backend not built into this library")                    \
+    X(ENOTBUILT, -9, "backend not built into this library (for "               \
+                     "TF_BACKEND_MPI, link libtaskfarm_mpi instead: "          \
+                     "-ltaskfarm_mpi, pkg-config taskfarm-mpi or CMake "       \
+                     "taskfarm::mpi)")                                         \
     X(EBUSY, -10, "farm is already running")                                   \
     X(EWORLD, -11, "n_jobs differs from the MPI world size, or MPI is not "    \
                    "initialized")                                              \
@@ -68,7 +79,14 @@ typedef enum {
 
 /* A static, human-readable description of a TF_E... code (or of 0).
  * Unknown codes give "unknown error"; the result is never NULL. */
-const char *tf_strerror(int code);
+TF_API const char *tf_strerror(int code);
+
+/* The library's version at run time, which may differ from the header's
+ * TF_VERSION when a program runs against another build: tf_version() is
+ * encoded like TF_VERSION (0.2.0 is 200), tf_version_string() is "0.2.0"
+ * (static, never NULL). */
+TF_API int tf_version(void);
+TF_API const char *tf_version_string(void);
 
 /* ------------------------------------------------------------------------ */
 /* CPU detection                                                            */
@@ -98,11 +116,11 @@ typedef struct tf_cpus {
  * job has one task), SLURM_CPUS_ON_NODE, SLURM_JOB_CPUS_PER_NODE (forms like
  * "72(x2),36"), OMP_NUM_THREADS and TASKFARM_NUM_JOBS. Malformed values are
  * ignored. Never fails: with nothing readable it reports 1 CPU. */
-int tf_cpus_detect(tf_cpus *out);
+TF_API int tf_cpus_detect(tf_cpus *out);
 
 /* "the affinity mask", "SLURM_CPUS_PER_TASK", ...: for messages like
  * "using 8 CPUs (from SLURM_CPUS_PER_TASK)". Never NULL. */
-const char *tf_cpus_source_name(tf_cpus_source source);
+TF_API const char *tf_cpus_source_name(tf_cpus_source source);
 
 /* ------------------------------------------------------------------------ */
 /* Task output                                                              */
@@ -113,18 +131,18 @@ const char *tf_cpus_source_name(tf_cpus_source source);
 typedef struct tf_out tf_out;
 
 /* Append len bytes to the task's result. Returns 0 or TF_ENOMEM. */
-int tf_out_append(tf_out *out, const void *data, size_t len);
+TF_API int tf_out_append(tf_out *out, const void *data, size_t len);
 
 /* Make room for len more bytes at the end of the result and return a pointer
  * to them (NULL on out of memory). The pointer is valid until the next
  * tf_out_* call. Pair with tf_out_truncate() to give back what was unused. */
-void *tf_out_extend(tf_out *out, size_t len);
+TF_API void *tf_out_extend(tf_out *out, size_t len);
 
 /* Shorten this task's result to len bytes (no-op if it is already shorter). */
-void tf_out_truncate(tf_out *out, size_t len);
+TF_API void tf_out_truncate(tf_out *out, size_t len);
 
 /* The length of this task's result so far. */
-size_t tf_out_len(const tf_out *out);
+TF_API size_t tf_out_len(const tf_out *out);
 
 /* ------------------------------------------------------------------------ */
 /* Callbacks                                                                */
@@ -183,7 +201,7 @@ typedef enum {
     TF_BACKEND_SERIAL,     /* inline, in the caller's thread: the reference */
     TF_BACKEND_THREADS,    /* pthreads workers in this process */
     TF_BACKEND_PROCS,      /* forked worker processes: crash isolation */
-    TF_BACKEND_MPI         /* one worker per MPI rank (when built with MPI) */
+    TF_BACKEND_MPI         /* one worker per MPI rank (libtaskfarm_mpi only) */
 } tf_backend;
 
 /* The MPI backend is SPMD: every rank creates the farm and calls every run
@@ -270,16 +288,16 @@ typedef struct tf_options {
      NULL, NULL, NULL, NULL, 0, 0.0, 0, 0.0}
 
 /* "serial", "threads", "procs", "mpi" (and "auto"); never NULL. */
-const char *tf_backend_name(tf_backend backend);
+TF_API const char *tf_backend_name(tf_backend backend);
 
 /* Parses a backend name as tf_backend_name() writes it. Returns 0 or
  * TF_EINVAL. */
-int tf_backend_parse(const char *name, tf_backend *out);
+TF_API int tf_backend_parse(const char *name, tf_backend *out);
 
 /* Resolves n_jobs against a CPU count as the options describe. Returns the
  * number of workers (>= 1), or TF_EINVAL / TF_ERANGE when the result would be
  * below 1 or above TF_MAX_JOBS. */
-int tf_resolve_jobs(int n_jobs, int cpus);
+TF_API int tf_resolve_jobs(int n_jobs, int cpus);
 
 /* ------------------------------------------------------------------------ */
 /* Run report                                                               */
@@ -298,7 +316,7 @@ typedef enum {
 } tf_journal_problem;
 
 /* One sentence on the problem and what to do about it. Never NULL. */
-const char *tf_journal_problem_text(tf_journal_problem problem);
+TF_API const char *tf_journal_problem_text(tf_journal_problem problem);
 
 typedef struct tf_report {
     size_t n_tasks;          /* N of the run */
@@ -324,8 +342,8 @@ typedef struct tf_report {
 /* Writes a one-line progress bar with rate and ETA into buf, e.g.
  * "[#########           ]  45%  2250/5000  1200/s  ETA 2.3 s", always
  * NUL-terminated. Returns the length written (like snprintf). */
-int tf_progress_format(char *buf, size_t size, size_t done, size_t total,
-                       double elapsed);
+TF_API int tf_progress_format(char *buf, size_t size, size_t done, size_t total,
+                              double elapsed);
 
 /* ------------------------------------------------------------------------ */
 /* The farm                                                                 */
@@ -341,14 +359,14 @@ typedef struct tf_farm tf_farm;
  * of range), TF_ENOTBUILT (backend missing), TF_EWORLD (MPI: n_jobs is not
  * the world size, or MPI is not initialized), TF_ENOMEM. Workers start on
  * the first run. */
-int tf_farm_create(tf_farm **out, const tf_options *opts);
+TF_API int tf_farm_create(tf_farm **out, const tf_options *opts);
 
 /* Stops the workers and frees the farm. NULL is fine. Must not be called
  * from a callback of the same farm. */
-void tf_farm_destroy(tf_farm *farm);
+TF_API void tf_farm_destroy(tf_farm *farm);
 
 /* The number of workers this farm runs. */
-int tf_farm_workers(const tf_farm *farm);
+TF_API int tf_farm_workers(const tf_farm *farm);
 
 /* Runs tasks 0..n_tasks-1 and returns when every task has been delivered
  * (or the run stopped).
@@ -379,15 +397,15 @@ int tf_farm_workers(const tf_farm *farm);
  * first run and reused afterwards: it sees memory as it was at that fork.
  * A worker that died (between runs too) is replaced before it gets work;
  * a death is blamed on a task only if that task had started on it. */
-int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
-                tf_result_fn on_result, tf_error_fn on_error, void *user,
-                tf_report *report);
+TF_API int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
+                       tf_result_fn on_result, tf_error_fn on_error, void *user,
+                       tf_report *report);
 
 /* One call: create a farm with `opts`, run it once, destroy it.
  * joblib's Parallel(n_jobs)(delayed(f)(i) for i in range(N)), in C. */
-int tf_map(const tf_options *opts, size_t n_tasks, tf_task_fn task,
-           tf_result_fn on_result, tf_error_fn on_error, void *user,
-           tf_report *report);
+TF_API int tf_map(const tf_options *opts, size_t n_tasks, tf_task_fn task,
+                  tf_result_fn on_result, tf_error_fn on_error, void *user,
+                  tf_report *report);
 
 #ifdef __cplusplus
 }

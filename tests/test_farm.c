@@ -609,6 +609,32 @@ static void test_retry_returned_error(void **state)
     free(f.c.seen);
 }
 
+/* libtaskfarm has no MPI backend, and its error says what to link. */
+static void test_mpi_not_built_names_the_library(void **state)
+{
+    (void)state;
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    tf_farm *farm = NULL;
+    assert_int_equal(tf_farm_create(&farm, &o), TF_ENOTBUILT);
+    assert_null(farm);
+    assert_int_equal(tf_map(&o, 4, nop_task, NULL, NULL, NULL, NULL),
+                     TF_ENOTBUILT);
+    assert_non_null(strstr(tf_strerror(TF_ENOTBUILT), "libtaskfarm_mpi"));
+}
+
+/* The library reports the version its header was made with. */
+static void test_version(void **state)
+{
+    (void)state;
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", TF_VERSION_MAJOR,
+             TF_VERSION_MINOR, TF_VERSION_PATCH);
+    assert_string_equal(tf_version_string(), want);
+    assert_string_equal(TF_VERSION_STRING, want);
+    assert_int_equal(tf_version(), TF_VERSION);
+}
+
 int main(void)
 {
     const char *name = getenv("TF_TEST_BACKEND");
@@ -633,6 +659,8 @@ int main(void)
         cmocka_unit_test(test_resolve_jobs),
         cmocka_unit_test(test_kill_options_need_processes),
         cmocka_unit_test(test_retry_returned_error),
+        cmocka_unit_test(test_mpi_not_built_names_the_library),
+        cmocka_unit_test(test_version),
     };
     return cmocka_run_group_tests_name(tf_backend_name(backend_under_test),
                                        tests, NULL, NULL);

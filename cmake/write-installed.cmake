@@ -1,0 +1,14 @@
+# write-installed.cmake - run by `cmake --install` (see install.cmake):
+# writes taskfarm.pc, taskfarm-mpi.pc and the modulefile for the prefix
+# being installed to, CMAKE_INSTALL_PREFIX at that moment.
+set(TF_PREFIX "${CMAKE_INSTALL_PREFIX}")
+foreach(dir LIBDIR INCLUDEDIR BINDIR MANDIR)
+  if(IS_ABSOLUTE "${TF_${dir}}")
+    set(TF_FULL_${dir} "${TF_${dir}}")
+  else()
+    set(TF_FULL_${dir} "${TF_PREFIX}/${TF_${dir}}")
+  endif()
+endforeach()
+configure_file("${TF_SRC}/taskfarm.pc.in" "${TF_GEN}/taskfarm.pc" @ONLY)
+configure_file("${TF_SRC}/taskfarm-mpi.pc.in" "${TF_GEN}/taskfarm-mpi.pc" @ONLY)
+configure_file("${TF_SRC}/taskfarm.lua.in" "${TF_GEN}/taskfarm.lua" @ONLY)
