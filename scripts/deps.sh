@@ -25,6 +25,7 @@ gnuplot-nox         scaling plot of the demo and benchmark
 python3             Python side of the benchmark
 python3-joblib      Python side of the benchmark
 procps              ps/pgrep used by the fault tests
+lmod                module load taskfarm in the install test (HPC sites use Lmod)
 clang               the journal fuzzer (libFuzzer)
 libclang-rt-14-dev  libFuzzer and the sanitizers' runtime for clang
 "
