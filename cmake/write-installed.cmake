@@ -9,6 +9,8 @@ foreach(dir LIBDIR INCLUDEDIR BINDIR MANDIR)
     set(TF_FULL_${dir} "${TF_PREFIX}/${TF_${dir}}")
   endif()
 endforeach()
+# The static library's own link flags (pthreads needs none in glibc >= 2.34).
+string(STRIP "${TF_THREADS_LIBS} -lm" TF_PRIVATE_LIBS)
 configure_file("${TF_SRC}/taskfarm.pc.in" "${TF_GEN}/taskfarm.pc" @ONLY)
 configure_file("${TF_SRC}/taskfarm-mpi.pc.in" "${TF_GEN}/taskfarm-mpi.pc" @ONLY)
 configure_file("${TF_SRC}/taskfarm.lua.in" "${TF_GEN}/taskfarm.lua" @ONLY)
