@@ -10,7 +10,7 @@ CTEST   ?= ctest
 MAKEFLAGS += --no-print-directory
 CONFIGURE = $(CMAKE) -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_WERROR=$(WERROR)
 
-.PHONY: all deps demo test install test-sanitize fuzz bench bench-quick clean
+.PHONY: all deps demo test install test-sanitize fuzz bench bench-quick cuda clean
 
 all:
 	@$(CONFIGURE) -B $(BUILD) >/dev/null
@@ -76,5 +76,13 @@ bench-quick: all
 	@$(BUILD)/bin/bench_core --quick --json $(BUILD)/bench/core-quick.json
 	@python3 bench/compare.py $(BUILD) --quick
 
+# The GPU example as a binary to carry to a GPU machine that has the
+# driver and little else: GMP, the CUDA and C++ runtimes linked in, no MPI.
+cuda:
+	@$(CONFIGURE) -B $(BUILD)-gpu -DTF_BUILD_GPU=ON \
+	    -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON >/dev/null
+	@$(CMAKE) --build $(BUILD)-gpu -j$(JOBS) --target fibonacci_cuda
+	@echo "$(BUILD)-gpu/bin/fibonacci_cuda"
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz $(BUILD)-gpu
