@@ -1,8 +1,9 @@
 /*
  * test_fib_warp.c - the GPU kernel's big-integer addition (fib_warp.h),
  * run by its CPU emulation, against GMP: the carry-lookahead on its own,
- * additions built to make carries cross every lane, and fib(n) as the
- * kernel computes it. Runs everywhere: no GPU needed.
+ * the carry-save addition, the settling of carries (with chains built to
+ * cross every lane), and fib(n) as the kernel computes it. Runs
+ * everywhere: no GPU needed.
  */
 #include "fib_warp.h"
 #include "testkit.h"
@@ -53,23 +54,19 @@ static void to_mpz(mpz_t out, const uint32_t *x, int k)
     mpz_import(out, (size_t)FW_LANES * (size_t)k, -1, sizeof(*x), 0, 0, x);
 }
 
-/* x + y with fw_emu_add against mpz_add, modulo 2^(1024 k) (the warp
- * drops a carry out of its top lane). */
-static void check_add(const uint32_t *x, const uint32_t *y, int k)
+/* What a number in carry-save form stands for: its chunks, plus each
+ * lane's carry word at the place of the lane above. */
+static void value(mpz_t out, const fw_number *x, int k)
 {
-    uint32_t sum[MAX_LIMBS];
-    size_t limbs = (size_t)FW_LANES * (size_t)k;
-    memcpy(sum, x, limbs * sizeof(*x));
-    fw_emu_add(sum, y, k);
-    mpz_t a, b, got;
-    mpz_inits(a, b, got, NULL);
-    to_mpz(a, x, k);
-    to_mpz(b, y, k);
-    mpz_add(a, a, b);
-    mpz_tdiv_r_2exp(a, a, limbs * 32);
-    to_mpz(got, sum, k);
-    assert_int_equal(mpz_cmp(a, got), 0);
-    mpz_clears(a, b, got, NULL);
+    mpz_t c;
+    mpz_init(c);
+    to_mpz(out, x->limb, k);
+    for (int l = 0; l < FW_LANES; l++) {
+        mpz_set_ui(c, x->carry[l]);
+        mpz_mul_2exp(c, c, (mp_bitcnt_t)(l + 1) * 32 * (unsigned)k);
+        mpz_add(out, out, c);
+    }
+    mpz_clear(c);
 }
 
 static void fill(uint32_t *x, size_t limbs, uint64_t seed)
@@ -78,43 +75,96 @@ static void fill(uint32_t *x, size_t limbs, uint64_t seed)
         x[i] = (uint32_t)mix(seed * 1000003 + i);
 }
 
-static void test_add_random(void **state)
+/* Carry words from 0 to 2, as the loop makes them; none in lane 31, which
+ * the program never needs (fw_limbs_per_lane). */
+static void fill_carries(fw_number *x, uint64_t seed)
+{
+    for (int l = 0; l < FW_LANES; l++)
+        x->carry[l] = l < FW_LANES - 1 ? (uint32_t)(mix(seed + l) % 3) : 0;
+}
+
+static const int ks[] = {1, 2, FW_K_SMALL, FW_K_LARGE};
+
+/* fw_emu_add keeps the value exact: x + y, carry words included. */
+static void test_add_keeps_the_value(void **state)
 {
     (void)state;
-    static const int ks[] = {1, 2, FW_K_SMALL, FW_K_LARGE};
-    uint32_t x[MAX_LIMBS], y[MAX_LIMBS];
+    uint32_t xl[MAX_LIMBS], yl[MAX_LIMBS];
+    fw_number x = {xl, {0}}, y = {yl, {0}};
+    mpz_t want, got;
+    mpz_inits(want, got, NULL);
     for (size_t j = 0; j < sizeof ks / sizeof *ks; j++)
         for (uint64_t s = 0; s < 300; s++) {
-            fill(x, (size_t)FW_LANES * ks[j], 2 * s);
-            fill(y, (size_t)FW_LANES * ks[j], 2 * s + 1);
-            check_add(x, y, ks[j]);
+            int k = ks[j];
+            fill(xl, (size_t)FW_LANES * k, 4 * s);
+            fill(yl, (size_t)FW_LANES * k, 4 * s + 1);
+            /* All ones too, where random limbs would almost never be. */
+            if (s % 3 == 0)
+                memset(yl, 0xff, (size_t)k * sizeof(*yl) * (s % 31));
+            fill_carries(&x, 4 * s + 2);
+            fill_carries(&y, 4 * s + 3);
+            value(want, &x, k);
+            value(got, &y, k);
+            mpz_add(want, want, got);
+            fw_emu_add(&x, &y, k);
+            value(got, &x, k);
+            assert_int_equal(mpz_cmp(want, got), 0);
+            for (int l = 0; l < FW_LANES; l++)
+                assert_true(x.carry[l] <= 2);
+        }
+    mpz_clears(want, got, NULL);
+}
+
+/* Settles x and checks it against its value, modulo 2^(1024 k) (a carry
+ * out of lane 31 is dropped; the program never makes one). */
+static void check_settle(fw_number *x, int k)
+{
+    mpz_t want, got;
+    mpz_inits(want, got, NULL);
+    value(want, x, k);
+    mpz_tdiv_r_2exp(want, want, (mp_bitcnt_t)FW_LANES * 32 * (unsigned)k);
+    fw_emu_settle(x, k);
+    to_mpz(got, x->limb, k);
+    assert_int_equal(mpz_cmp(want, got), 0);
+    for (int l = 0; l < FW_LANES; l++)
+        assert_int_equal(x->carry[l], 0);
+    mpz_clears(want, got, NULL);
+}
+
+static void test_settle_random(void **state)
+{
+    (void)state;
+    uint32_t xl[MAX_LIMBS];
+    fw_number x = {xl, {0}};
+    for (size_t j = 0; j < sizeof ks / sizeof *ks; j++)
+        for (uint64_t s = 0; s < 300; s++) {
+            fill(xl, (size_t)FW_LANES * ks[j], 2 * s);
+            fill_carries(&x, 2 * s + 1);
+            check_settle(&x, ks[j]);
         }
 }
 
-/* x has chunks of all ones above a chosen lane, so that one carry must
- * travel through many lanes: the case random numbers almost never make,
- * and the one a wrong lookahead gets wrong. */
-static void test_add_carry_through_every_lane(void **state)
+/* Chunks of all ones from lane `from` up to lane `to`, and a carry word
+ * coming into lane `from`: one carry must travel through all of them, the
+ * case random numbers almost never make, and the one a wrong lookahead
+ * gets wrong. */
+static void test_settle_carry_through_every_lane(void **state)
 {
     (void)state;
-    static const int ks[] = {1, 2, FW_K_SMALL};
-    uint32_t x[MAX_LIMBS], y[MAX_LIMBS];
-    for (size_t j = 0; j < sizeof ks / sizeof *ks; j++) {
+    uint32_t xl[MAX_LIMBS];
+    fw_number x = {xl, {0}};
+    for (size_t j = 0; j < 3; j++) {
         int k = ks[j];
-        size_t limbs = (size_t)FW_LANES * k;
-        for (int from = 0; from < FW_LANES; from++)
-            for (int to = from; to <= FW_LANES; to++) {
-                memset(y, 0, sizeof y);
-                fill(x, limbs, (uint64_t)(from * 64 + to));
-                for (size_t i = (size_t)from * k; i < (size_t)to * k; i++)
-                    x[i] = 0xffffffffu;
-                /* Lane from-1 generates (or y adds 1 to lane `from`). */
-                if (from > 0)
-                    x[from * k - 1] = y[from * k - 1] = 0xffffffffu;
-                else
-                    y[0] = 1;
-                check_add(x, y, k);
-            }
+        for (int from = 1; from < FW_LANES; from++)
+            for (int to = from; to <= FW_LANES; to++)
+                for (uint32_t c = 1; c <= 2; c++) {
+                    fill(xl, (size_t)FW_LANES * k, (uint64_t)(from * 64 + to));
+                    memset(x.carry, 0, sizeof x.carry);
+                    for (size_t i = (size_t)from * k; i < (size_t)to * k; i++)
+                        xl[i] = 0xffffffffu;
+                    x.carry[from - 1] = c;
+                    check_settle(&x, k);
+                }
     }
 }
 
@@ -169,8 +219,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_carries_match_the_ripple),
-        cmocka_unit_test(test_add_random),
-        cmocka_unit_test(test_add_carry_through_every_lane),
+        cmocka_unit_test(test_add_keeps_the_value),
+        cmocka_unit_test(test_settle_random),
+        cmocka_unit_test(test_settle_carry_through_every_lane),
         cmocka_unit_test(test_fib_matches_gmp),
         cmocka_unit_test(test_limbs_per_lane_hold_the_values),
     };

@@ -32,38 +32,59 @@ unsigned long fw_max_n(void)
     return (unsigned long)((unsigned long long)bits * 100000 / 69425) - 1;
 }
 
-void fw_emu_add(uint32_t *x, const uint32_t *y, int k)
+/* What __shfl_up_sync(mask, word, 1) gives each lane: lane l gets lane
+ * l-1's word; lane 0, which has no lane below, is given 0 by the kernel. */
+static void shuffle_up(const uint32_t *word, uint32_t *got)
+{
+    got[0] = 0;
+    for (int lane = 1; lane < FW_LANES; lane++)
+        got[lane] = word[lane - 1];
+}
+
+void fw_emu_add(fw_number *x, const fw_number *y, int k)
+{
+    uint32_t both[FW_LANES], in[FW_LANES];
+    for (int lane = 0; lane < FW_LANES; lane++)
+        both[lane] = x->carry[lane] + y->carry[lane];
+    shuffle_up(both, in);
+    for (int lane = 0; lane < FW_LANES; lane++)
+        x->carry[lane] = fw_lane_add(x->limb + lane * k, y->limb + lane * k,
+                                     k, in[lane]);
+}
+
+void fw_emu_settle(fw_number *x, int k)
 {
     /* Step 1 on every lane, and the vote: bit l of each mask from lane l. */
-    uint32_t generate = 0, propagate = 0;
+    uint32_t in[FW_LANES], generate = 0, propagate = 0, ones;
+    shuffle_up(x->carry, in);
     for (int lane = 0; lane < FW_LANES; lane++) {
-        uint32_t ones;
-        uint32_t g = fw_lane_add(x + lane * k, y + lane * k, k, &ones);
+        uint32_t g = fw_lane_carry(x->limb + lane * k, in[lane], k, &ones);
         generate |= g << lane;
         propagate |= ones << lane;
     }
     /* Step 2, once for the warp; step 3 on every lane. */
     uint32_t carries = fw_carries(generate, propagate);
-    for (int lane = 0; lane < FW_LANES; lane++)
-        fw_lane_carry(x + lane * k, (carries >> lane) & 1u, k);
+    for (int lane = 0; lane < FW_LANES; lane++) {
+        fw_lane_carry(x->limb + lane * k, (carries >> lane) & 1u, k, &ones);
+        x->carry[lane] = 0;
+    }
 }
 
 void fw_emu_fib(unsigned long n, int k, uint32_t *out)
 {
     size_t limbs = (size_t)FW_LANES * (size_t)k;
-    uint32_t *a = malloc(limbs * sizeof(*a));
-    uint32_t *b = malloc(limbs * sizeof(*b));
-    if (a == NULL || b == NULL)
+    fw_number a = {malloc(limbs * sizeof(uint32_t)), {0}};
+    fw_number b = {malloc(limbs * sizeof(uint32_t)), {0}};
+    if (a.limb == NULL || b.limb == NULL)
         abort();   /* what GMP does too when memory runs out */
     for (int lane = 0; lane < FW_LANES; lane++)
-        fw_lane_init(a + lane * k, b + lane * k, lane, k);
-    /* The kernel's loop, two steps at a time so that no number is ever
-     * moved: after m rounds a = fib(2m) and b = fib(2m + 1). */
-    for (unsigned long i = 0; i < n / 2; i++) {
-        fw_emu_add(a, b, k);
-        fw_emu_add(b, a, k);
+        fw_lane_init(a.limb + lane * k, b.limb + lane * k, lane, k, n);
+    for (unsigned long i = 0; i < n / 2; i++) {   /* the kernel's loop */
+        fw_emu_add(&a, &b, k);
+        fw_emu_add(&b, &a, k);
     }
-    memcpy(out, (n & 1) ? b : a, limbs * sizeof(*out));
-    free(a);
-    free(b);
+    fw_emu_settle(&a, k);
+    memcpy(out, a.limb, limbs * sizeof(*out));
+    free(a.limb);
+    free(b.limb);
 }

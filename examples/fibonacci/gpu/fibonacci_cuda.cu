@@ -5,7 +5,9 @@
  * The work is the tutorial's: fib(n) by n big-integer additions,
  * (a, b) <- (b, a + b). GMP does not run on a GPU, so the addition is ours
  * (fib_warp.h): one warp of 32 threads holds one number, each lane K limbs
- * of it in registers, and the warp settles every carry with two votes.
+ * of it in registers. In the loop each lane hands its carry to the next
+ * lane with one shuffle per addition (carry-save); at the end the warp
+ * settles the carries once, with two votes.
  *
  * DESIGN
  *   - One warp per value. The values are independent, so thousands of
@@ -20,6 +22,9 @@
  *   - The grid holds only as many warps as the GPU runs at once
  *     (cudaOccupancyMaxActiveBlocksPerMultiprocessor); the queue does the
  *     rest.
+ *   - Carries wait (carry-save): an addition is K limb additions and one
+ *     shuffle per lane, and the warp settles the carries once, at the end,
+ *     with two votes (fib_warp.h).
  *   - Memory traffic is tiny: one position in per value, the value out once
  *     at the end. Everything in between lives in registers.
  */
@@ -38,16 +43,28 @@
 
 /* ---- the kernel ------------------------------------------------------- */
 
-/* x += y over the warp: step 1 in each lane, the vote, step 3. */
+/* x += y, carry-save: this lane takes in the carry words that both
+ * operands left in the lane below, and returns x's new carry word. */
 template <int K>
-__device__ __forceinline__ void warp_add(uint32_t *x, const uint32_t *y,
-                                         int lane)
+__device__ __forceinline__ uint32_t warp_add(uint32_t *x, uint32_t cx,
+                                             const uint32_t *y, uint32_t cy,
+                                             int lane)
 {
-    uint32_t all_ones;
-    uint32_t generate = fw_lane_add(x, y, K, &all_ones);
+    uint32_t in = __shfl_up_sync(FULL_WARP, cx + cy, 1);
+    return fw_lane_add(x, y, K, lane == 0 ? 0 : in);
+}
+
+/* Settles x's carry words once: take in the word from below, vote, and
+ * add the carries the lookahead hands out (fib_warp.h, steps 1 to 3). */
+template <int K>
+__device__ __forceinline__ void warp_settle(uint32_t *x, uint32_t cx,
+                                            int lane)
+{
+    uint32_t in = __shfl_up_sync(FULL_WARP, cx, 1), all_ones;
+    uint32_t generate = fw_lane_carry(x, lane == 0 ? 0 : in, K, &all_ones);
     uint32_t g = __ballot_sync(FULL_WARP, generate);
     uint32_t p = __ballot_sync(FULL_WARP, all_ones);
-    fw_lane_carry(x, (fw_carries(g, p) >> lane) & 1u, K);
+    fw_lane_carry(x, (fw_carries(g, p) >> lane) & 1u, K, &all_ones);
 }
 
 /* n[0..count-1] are the positions, longest first; value v goes to
@@ -67,19 +84,18 @@ fib_kernel(const uint32_t *__restrict__ n, unsigned count,
         if (v >= count)
             return;   /* the whole warp together: v is the same in all */
 
-        uint32_t a[K], b[K];   /* this lane's chunks of a and b */
-        fw_lane_init(a, b, lane, K);
         const uint32_t m = n[v];
-        /* Two steps a round, so that a and b never move: after i rounds,
-         * a = fib(2i) and b = fib(2i + 1). */
-        for (uint32_t i = 0; i < m / 2; i++) {
-            warp_add<K>(a, b, lane);
-            warp_add<K>(b, a, lane);
+        uint32_t a[K], b[K], ca = 0, cb = 0;   /* this lane's chunks */
+        fw_lane_init(a, b, lane, K, m);
+        for (uint32_t i = 0; i < m / 2; i++) {   /* a = fib(m) at the end */
+            ca = warp_add<K>(a, ca, b, cb, lane);
+            cb = warp_add<K>(b, cb, a, ca, lane);
         }
+        warp_settle<K>(a, ca, lane);
         uint32_t *dst = out + (size_t)v * FW_LANES * K + lane * K;
 #pragma unroll
         for (int i = 0; i < K; i++)
-            dst[i] = (m & 1) ? b[i] : a[i];
+            dst[i] = a[i];
     }
 }
 
