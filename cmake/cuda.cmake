@@ -51,5 +51,6 @@ if(TF_BUILD_GPU)
                  "(CUDA ${CMAKE_CUDA_COMPILER_VERSION}), "
                  "architectures ${CMAKE_CUDA_ARCHITECTURES}")
 else()
-  message(STATUS "GPU example: not built (no CUDA compiler, or TF_BUILD_GPU=OFF)")
+  message(STATUS "GPU example: not built (TF_BUILD_GPU=OFF: no CUDA compiler, "
+                 "or a sanitizer or fuzzer build)")
 endif()
