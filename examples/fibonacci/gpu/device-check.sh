@@ -1,6 +1,6 @@
 #!/bin/sh
 # device-check.sh - the GPU example's one run on a GPU machine: everything
-# the README's table needs, in one go (seconds of GPU, about a minute).
+# the README's table needs, in one go (small ranges, then the tutorial's).
 #
 # The GPU machine has the GPU and its driver but no compiler and no package
 # registry, so the binary is built on the development machine and carried:
@@ -9,8 +9,9 @@
 #   sh examples/fibonacci/gpu/device-check.sh [BINARY]     on the GPU machine
 # (with the device tool: carry ["build-gpu/bin"], timeout_s 300).
 #
-# Writes into $OUT when set, else ./gpu-check: machine.txt, nvidia-smi.txt,
-# small.txt, large.txt, full.txt, full.json, full.sha256. Back on the
+# Writes into $OUT when set, else ./gpu-check: nvidia-smi.txt, small.txt,
+# large.txt, memcheck.txt, synccheck.txt, full.txt, full.json and
+# full.sha256 (eight files, what the device tool brings back). Back on the
 # development machine, check the values a second way:
 #   build/bin/fibonacci_farm --values 5000:10000 --algo gmp --backend serial \
 #       --jobs 1 --output ref.txt && sha256sum ref.txt   # = full.sha256
@@ -35,10 +36,12 @@ step() {
 
 # The driver first: CUDA 13 needs a recent one (see the README).
 step nvidia-smi nvidia-smi
-{ date -u; uname -a; echo "CPUs online: $(nproc)"
-  grep -m1 'model name' /proc/cpuinfo; ldd --version | head -n 1; } \
-    >"$out/machine.txt" 2>&1
-cat "$out/machine.txt"
+echo "== machine"
+date -u
+uname -a
+echo "CPUs online: $(nproc)"
+grep -m1 'model name' /proc/cpuinfo
+ldd --version | head -n 1
 if [ ! -x "$bin" ]; then
     echo "device-check: no $bin: run 'make cuda' on the development machine" \
          "and carry build-gpu/bin" >&2
@@ -49,6 +52,15 @@ ldd "$bin"
 # The gpu test's ranges: 8 limbs per lane, then 32.
 step small "$bin" --values 0:600 --repeat 2
 step large "$bin" --values 11797:12797 --repeat 2
+# Memory errors and misused warp votes or shuffles, where the image has
+# compute-sanitizer (it slows the kernel many times over: a small range).
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+if [ -x "$sanitizer" ]; then
+    step memcheck "$sanitizer" --tool memcheck --error-exitcode 1 \
+        "$bin" --values 0:300 --repeat 1
+    step synccheck "$sanitizer" --tool synccheck --error-exitcode 1 \
+        "$bin" --values 0:300 --repeat 1
+fi
 # The tutorial's workload, with the values kept for the second check.
 step full "$bin" --values 5000:10000 --repeat 5 --json "$out/full.json" \
     --output "$out/values.txt"
