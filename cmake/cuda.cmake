@@ -18,8 +18,10 @@ if(NOT DEFINED CMAKE_CUDA_COMPILER AND "$ENV{CUDACXX}" STREQUAL "")
   endif()
 endif()
 
+# check_language() runs a whole CMake project to try nvcc (seconds): not
+# when the answer would not be used.
 set(tf_gpu_default OFF)
-if(NOT TF_SANITIZE AND NOT TF_FUZZ)
+if(NOT TF_SANITIZE AND NOT TF_FUZZ AND (TF_BUILD_GPU OR NOT DEFINED TF_BUILD_GPU))
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
     set(tf_gpu_default ON)
@@ -51,6 +53,7 @@ if(TF_BUILD_GPU)
                  "(CUDA ${CMAKE_CUDA_COMPILER_VERSION}), "
                  "architectures ${CMAKE_CUDA_ARCHITECTURES}")
 else()
-  message(STATUS "GPU example: not built (TF_BUILD_GPU=OFF: no CUDA compiler, "
-                 "or a sanitizer or fuzzer build)")
+  message(STATUS "GPU example: not built (TF_BUILD_GPU=OFF; it is ON by "
+                 "default where CMake finds a CUDA compiler, except in "
+                 "sanitizer and fuzzer builds)")
 endif()
