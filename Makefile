@@ -77,7 +77,8 @@ bench-quick: all
 	@python3 bench/compare.py $(BUILD) --quick
 
 # The GPU example as a binary to carry to a GPU machine that has the
-# driver and little else: GMP, the CUDA and C++ runtimes linked in, no MPI.
+# driver and little else: GMP, zlib, the CUDA and C++ runtimes linked in,
+# no MPI: it needs only the C library (glibc 2.35 or newer) and the driver.
 cuda:
 	@$(CONFIGURE) -B $(BUILD)-gpu -DTF_BUILD_GPU=ON \
 	    -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON >/dev/null

@@ -4,8 +4,8 @@
 #
 # The GPU machine has the GPU and its driver but no compiler and no package
 # registry, so the binary is built on the development machine and carried:
-#   make cuda                      build-gpu/bin/fibonacci_cuda: GMP, the CUDA
-#                                  and C++ runtimes linked in, no MPI
+#   make cuda                      build-gpu/bin/fibonacci_cuda: needs only
+#                                  glibc 2.35+ and the driver there
 #   sh examples/fibonacci/gpu/device-check.sh [BINARY]     on the GPU machine
 # (with the device tool: carry ["build-gpu/bin"], timeout_s 300).
 #
