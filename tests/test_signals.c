@@ -300,6 +300,50 @@ static void test_keep_signals_leaves_them_alone(void **state)
     expect_child_ok(1);
 }
 
+/* After TF_EINTR the same farm runs again, completely; after destroy no
+ * process and no descriptor is left. */
+static int count_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        n += fcntl(fd, F_GETFD) != -1;
+    return n;
+}
+
+static int checking_result(void *user, size_t i, const void *data, size_t len)
+{
+    uint64_t v;
+    memcpy(&v, data, sizeof v);
+    if (len != sizeof v || v != value_of(i))
+        ++*(int *)user;
+    return 0;
+}
+
+static void test_reuse_after_interrupt(void **state)
+{
+    (void)state;
+    int fds = count_fds();
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = backend_under_test;
+    o.n_jobs = 2;
+    tf_farm *farm;
+    assert_int_equal(tf_farm_create(&farm, &o), 0);
+    tf_report rep;
+    assert_int_equal(tf_farm_run(farm, 2000, busy_task, raise_at_100, NULL,
+                                 NULL, &rep),
+                     TF_EINTR);
+    assert_int_equal(rep.signal, SIGTERM);
+    int bad = 0;
+    assert_int_equal(tf_farm_run(farm, 3000, busy_task, checking_result, NULL,
+                                 &bad, &rep),
+                     0);
+    assert_int_equal(rep.n_ok, 3000);
+    assert_int_equal(bad, 0);
+    tf_farm_destroy(farm);
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* no child at all */
+    assert_int_equal(count_fds(), fds);
+}
+
 int main(void)
 {
     const char *name = getenv("TF_TEST_BACKEND");
@@ -311,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_signal_matrix),
         cmocka_unit_test(test_own_handler_runs_once_after),
         cmocka_unit_test(test_keep_signals_leaves_them_alone),
+        cmocka_unit_test(test_reuse_after_interrupt),
     };
     return cmocka_run_group_tests_name(tf_backend_name(backend_under_test),
                                        tests, NULL, NULL);
