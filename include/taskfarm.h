@@ -248,8 +248,10 @@ typedef struct tf_options {
      * its own (not SIG_DFL or SIG_IGN), the signal is raised again so that
      * handler runs once. With SIG_DFL it is not: the caller gets TF_EINTR
      * and decides (e.g. exit with 128 + signal).
+     * A signal the caller ignores (SIG_IGN) stays ignored.
      * MPI: rank 0 decides; every rank returns TF_EINTR. mpirun and srun
-     * signal every rank.
+     * signal every rank; a signal that reaches only another rank is
+     * caught there and does nothing.
      * 1: leave signals alone. */
     int keep_signals;
     tf_progress_fn on_progress;  /* NULL = none */
@@ -395,8 +397,11 @@ TF_API int tf_farm_workers(const tf_farm *farm);
  *
  * With the process backend, a worker is a fork of the caller made at the
  * first run and reused afterwards: it sees memory as it was at that fork.
- * A worker that died (between runs too) is replaced before it gets work;
- * a death is blamed on a task only if that task had started on it. */
+ * A worker that died (between runs too) is replaced before it gets work,
+ * by a fork made then: the replacement sees memory as it is at that
+ * moment, not as the others do. A death is blamed on a task only if that
+ * task had started on it (or, when the worker finished its batch and could
+ * not send it, on the batch's last task). */
 TF_API int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
                        tf_result_fn on_result, tf_error_fn on_error, void *user,
                        tf_report *report);

@@ -44,6 +44,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +66,7 @@ typedef struct rx {
 typedef struct worker {
     pid_t pid;          /* 0 = not running */
     int fd;             /* the parent's end of the socketpair, or -1 */
+    int pidfd;          /* readable when the process ends; -1 = none */
     rx in;
 } worker;
 
@@ -132,9 +134,14 @@ static int spawn(procs *p, int i, const tf__run *r)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return TF_ESYS;
     size_t n_close = 0;
-    for (int j = 0; j < p->n; j++)
-        if (j != i && p->w[j].fd >= 0)
+    for (int j = 0; j < p->n; j++) {
+        if (j == i)
+            continue;
+        if (p->w[j].fd >= 0)
             p->close_fds[n_close++] = p->w[j].fd;
+        if (p->w[j].pidfd >= 0)
+            p->close_fds[n_close++] = p->w[j].pidfd;
+    }
     p->close_fds[n_close++] = sv[0];
     if (r->journal_fd >= 0)
         p->close_fds[n_close++] = r->journal_fd;
@@ -152,7 +159,11 @@ static int spawn(procs *p, int i, const tf__run *r)
     if (pid == 0)
         tf__worker_main(&setup);
     close(sv[1]);
-    p->w[i] = (worker){.pid = pid, .fd = sv[0]};
+    /* A task's own children may keep the socket open after the worker is
+     * gone: the process itself is watched too (Linux 5.3+; without it, a
+     * death is seen at end of file or at the next run). */
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    p->w[i] = (worker){.pid = pid, .fd = sv[0], .pidfd = pidfd};
     return 0;
 }
 
@@ -163,18 +174,42 @@ static void drop_message(worker *w)
     w->in = (rx){0};
 }
 
+static void close_fds(worker *w)
+{
+    drop_message(w);
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->pidfd >= 0)
+        close(w->pidfd);
+    w->fd = w->pidfd = -1;
+}
+
 /* Waits for a worker that is gone or going; returns its wait status. */
 static int reap(worker *w)
 {
     int status = 0;
-    drop_message(w);
-    if (w->fd >= 0)
-        close(w->fd);
+    close_fds(w);
     while (w->pid > 0 && waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
         ;
     w->pid = 0;
-    w->fd = -1;
     return status;
+}
+
+/* 1 if the worker's process has ended: then it is reaped, and *status is
+ * its wait status. */
+static int exited(worker *w, int *status)
+{
+    if (w->pid <= 0 || waitpid(w->pid, status, WNOHANG) != w->pid)
+        return 0;
+    w->pid = 0;
+    close_fds(w);
+    return 1;
+}
+
+static void status_kind(int status, int *kind, int *code)
+{
+    *kind = WIFSIGNALED(status) ? TF_FAIL_SIGNAL : TF_FAIL_EXIT;
+    *code = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
 }
 
 static void kill_worker(worker *w)
@@ -188,23 +223,17 @@ static void kill_worker(worker *w)
  * after EXIT_WAIT_SECONDS, killed and reported as lost. */
 static void ended(worker *w, int *kind, int *code)
 {
-    close(w->fd);
-    w->fd = -1;
     int status = 0;
     double give_up = tf__now() + EXIT_WAIT_SECONDS;
-    pid_t got;
-    while ((got = waitpid(w->pid, &status, WNOHANG)) == 0 &&
-           tf__now() < give_up)
+    while (!exited(w, &status) && tf__now() < give_up)
         nanosleep(&(struct timespec){0, 1000000}, NULL);
-    if (got != w->pid) {
+    if (w->pid > 0) {
         kill_worker(w);
         *kind = TF_FAIL_LOST;
         *code = 0;
         return;
     }
-    w->pid = 0;
-    *kind = WIFSIGNALED(status) ? TF_FAIL_SIGNAL : TF_FAIL_EXIT;
-    *code = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
+    status_kind(status, kind, code);
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -352,14 +381,14 @@ static int procs_alloc(procs *p, int n)
 {
     p->n = n;
     p->w = calloc((size_t)n, sizeof(*p->w));
-    p->close_fds = calloc((size_t)n + 2, sizeof(*p->close_fds));
-    p->pfd = calloc((size_t)n, sizeof(*p->pfd));
+    p->close_fds = calloc(2 * (size_t)n + 2, sizeof(*p->close_fds));
+    p->pfd = calloc(2 * (size_t)n, sizeof(*p->pfd));
     p->pfd_worker = calloc((size_t)n, sizeof(*p->pfd_worker));
     if (p->w == NULL || p->close_fds == NULL || p->pfd == NULL ||
         p->pfd_worker == NULL)
         return TF_ENOMEM;
     for (int i = 0; i < n; i++)
-        p->w[i].fd = -1;
+        p->w[i].fd = p->w[i].pidfd = -1;
     void *m = mmap(NULL, (size_t)n * sizeof(*p->slots), PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
@@ -386,11 +415,14 @@ static int procs_revive(void *state, int w, tf__run *r)
     return 0;
 }
 
-/* An idle worker has nothing to say: a readable socket means it died. */
-static int idle_and_alive(const worker *w)
+/* An idle worker has nothing to say: a readable socket means it died (or
+ * broke); so does a process that ended while a descendant holds its
+ * socket. */
+static int idle_and_alive(worker *w)
 {
+    int status;
     struct pollfd one = {w->fd, POLLIN, 0};
-    return w->pid > 0 && poll(&one, 1, 0) == 0;
+    return w->pid > 0 && !exited(w, &status) && poll(&one, 1, 0) == 0;
 }
 
 static int procs_begin(void *state, tf__run *r)
@@ -455,12 +487,15 @@ static int poll_ms(double timeout)
     return ms < 1 ? 1 : ms > 1000 ? 1000 : (int)ms;
 }
 
-/* Reads every readable worker until one event is complete. */
+/* Reads every readable worker until one event is complete; then looks
+ * for workers whose process ended while their socket stayed open. pfd
+ * holds, for the k-th live worker, its socket at 2k and its pidfd at
+ * 2k + 1. */
 static int scan(procs *p, int n, tf__run *r, tf__event *ev)
 {
     for (int k = 0; k < n; k++) {
         int at = (p->next_poll + k) % n;
-        if (p->pfd[at].revents == 0)
+        if (p->pfd[2 * at].revents == 0)
             continue;
         int w = p->pfd_worker[at];
         int got = receive(&p->w[w], w, r, ev);
@@ -469,6 +504,15 @@ static int scan(procs *p, int n, tf__run *r, tf__event *ev)
         if (got < 0)
             lost(p, w, got == -2, r, ev);
         p->next_poll = (at + 1) % n;
+        return 1;
+    }
+    for (int k = 0; k < n; k++) {
+        int w = p->pfd_worker[k], status;
+        if (p->pfd[2 * k + 1].revents == 0 || p->pfd[2 * k].revents != 0 ||
+            !exited(&p->w[w], &status))
+            continue;
+        *ev = (tf__event){.kind = TF__EV_LOST, .worker = w};
+        status_kind(status, &ev->fail, &ev->code);
         return 1;
     }
     return 0;
@@ -481,10 +525,11 @@ static int procs_wait(void *state, double timeout, tf__run *r, tf__event *ev)
     for (int i = 0; i < p->n; i++) {
         if (p->w[i].pid == 0)
             continue;
-        p->pfd[n] = (struct pollfd){p->w[i].fd, POLLIN, 0};
+        p->pfd[2 * n] = (struct pollfd){p->w[i].fd, POLLIN, 0};
+        p->pfd[2 * n + 1] = (struct pollfd){p->w[i].pidfd, POLLIN, 0};
         p->pfd_worker[n++] = i;
     }
-    int ready = poll(p->pfd, (nfds_t)n, poll_ms(timeout));
+    int ready = poll(p->pfd, (nfds_t)(2 * n), poll_ms(timeout));
     if (ready < 0 && errno != EINTR) {
         r->sys_errno = errno;
         return TF_ESYS;
@@ -494,16 +539,27 @@ static int procs_wait(void *state, double timeout, tf__run *r, tf__event *ev)
     return 0;
 }
 
+/* The slot is read twice around the index, so that a task's start time is
+ * never paired with the next task's index (procs_worker.c writes 0 in
+ * between). */
 static int procs_started(void *state, int w, size_t *index, double *since)
 {
-    procs *p = state;
-    uint64_t t0 = atomic_load_explicit(&p->slots[w].started_ns,
-                                       memory_order_acquire);
-    if (t0 == 0)
-        return 0;
-    *index = atomic_load_explicit(&p->slots[w].index, memory_order_relaxed);
-    *since = (double)t0 * 1e-9;
-    return 1;
+    const tf__worker_slot *slot = &((procs *)state)->slots[w];
+    for (;;) {
+        uint64_t t0 = atomic_load_explicit(&slot->started_ns,
+                                           memory_order_acquire);
+        if (t0 == 0)
+            return 0;
+        uint64_t i = atomic_load_explicit(&slot->index, memory_order_acquire);
+        uint32_t sending = atomic_load_explicit(&slot->sending,
+                                                memory_order_acquire);
+        if (atomic_load_explicit(&slot->started_ns, memory_order_acquire) !=
+            t0)
+            continue;
+        *index = (size_t)i;
+        *since = (double)t0 * 1e-9;
+        return sending ? 2 : 1;
+    }
 }
 
 static void procs_kill(void *state, int w)

@@ -100,9 +100,12 @@ static int deliver_one(tf__deliver *d, const tf__batch *b)
     return 0;
 }
 
+/* What a waiting batch really holds: its allocations and their overhead,
+ * not only its results, or many one-task batches (MPI's rank 0) would be
+ * counted at a fraction of their memory. */
 static size_t footprint(const tf__batch *b)
 {
-    return b->len + b->count * sizeof(tf__slot);
+    return sizeof(*b) + b->cap + b->slots_cap * sizeof(tf__slot) + 48;
 }
 
 static void push(tf__batch **list, tf__batch *b)

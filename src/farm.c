@@ -328,6 +328,20 @@ static void run_init(tf__run *r, tf_farm *farm, size_t n_tasks,
                    TARGET_BATCH_SECONDS);
 }
 
+/* A run refused on the process that owns the journal: with an SPMD
+ * backend the others are waiting for it, so they are told, and every
+ * process returns the same code and report. Nothing runs. */
+static int refuse_everywhere(tf_farm *farm, tf__run *r, int rc)
+{
+    if (farm->t->finish == NULL)
+        return rc;
+    tf__sched_stop(&r->sched);
+    r->early_rc = rc;
+    tf__deliver_init(&r->deliver, r->n_tasks, &farm->opts, NULL, NULL, NULL,
+                     r->report);
+    return tf__run_loop(farm->t, &farm->state, r);
+}
+
 int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
                 tf_result_fn on_result, tf_error_fn on_error, void *user,
                 tf_report *report)
@@ -352,7 +366,7 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
         tf__journal_close(journal, 0);
         tf__sched_release(&r.sched);
         report_journal(rep, &jst);
-        return rc;
+        return refuse_everywhere(farm, &r, rc);
     }
     tf__deliver_init(&r.deliver, n_tasks, &farm->opts, on_result, on_error,
                      user, rep);
@@ -373,7 +387,8 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
     rep->n_not_run = n_tasks - rep->n_ok - rep->n_failed;
     rep->sys_errno = r.sys_errno;
     rep->signal = r.interrupted;
-    report_journal(rep, &jst);
+    if (delivers_here(farm)) /* elsewhere the journal is rank 0's, and so */
+        report_journal(rep, &jst);  /* is the report broadcast to them */
     rep->seconds = tf__now() - t0;
     rc = run_result(&r, rc);
     /* Last: the caller's own handler may run now (and may not return). */

@@ -98,7 +98,8 @@ typedef struct tf__sched {
     double task_s;            /* smoothed seconds per task (0 = unknown) */
     double task_bytes;        /* smoothed result bytes per task */
     size_t last;              /* last automatic size handed out */
-    tf__range *redo;          /* ranges to compute (again), lowest first */
+    tf__range *redo;          /* ranges to compute (again), lowest first, */
+    size_t redo_head;         /* from redo[redo_head] */
     size_t n_redo, redo_cap;
     size_t redo_tasks;        /* their total */
 } tf__sched;
@@ -246,8 +247,10 @@ typedef struct tf__transport {
     /* The next event, waiting at most `timeout` seconds (EV_NONE then).
      * 0 or a TF_E code for a failure of the transport itself. */
     int (*wait)(void *state, double timeout, tf__run *r, tf__event *ev);
-    /* The task worker w is on and since when (tf__now); 0 when it is not
-     * in a task. NULL where the core cannot tell (no time limits). */
+    /* The task worker w is on and since when (tf__now): 1 while it runs,
+     * 2 when its batch is done and being sent (index: the batch's last
+     * task, which takes the blame if the worker is lost now), 0 between
+     * batches. NULL where the core cannot tell (no time limits). */
     int (*started)(void *state, int w, size_t *index, double *since);
     /* Kills worker w and waits for it; its jobs are lost. (can_kill) */
     void (*kill)(void *state, int w);
@@ -282,6 +285,7 @@ struct tf__run {
     int sys_errno;            /* set with a TF_ESYS failure */
     int watch_signals;        /* catch SIGINT/SIGTERM */
     int interrupted;          /* the signal that stopped the run, or 0 */
+    int early_rc;             /* refused before it ran (SPMD: say so) */
     tf__loop *loop;           /* run.c's own bookkeeping */
 };
 

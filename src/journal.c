@@ -96,7 +96,11 @@ static uint32_t head_crc(const head *h, const void *key)
 {
     uLong c = crc32(0L, Z_NULL, 0);
     c = crc32(c, (const Bytef *)h, offsetof(head, crc));
-    return (uint32_t)crc32(c, (const Bytef *)key, h->key_len);
+    /* Not for an empty key: given a NULL buffer zlib returns its initial
+     * value, so a key-less journal's CRC would change on reopen. */
+    if (h->key_len > 0)
+        c = crc32(c, (const Bytef *)key, h->key_len);
+    return (uint32_t)c;
 }
 
 static uint32_t rec_crc(const rec *r, const void *data)

@@ -14,11 +14,13 @@
 
 /* Written by the worker before each task, read by the parent for time
  * limits and when the worker dies: which task it is on, and since when
- * (tf__now() in nanoseconds; 0 = not in a task). One cache line each. */
+ * (tf__now() in nanoseconds; 0 = between batches), and whether it has
+ * finished its batch and is sending it. One cache line each. */
 typedef struct tf__worker_slot {
     _Atomic uint64_t index;
     _Atomic uint64_t started_ns;
-    char pad[48];
+    _Atomic uint32_t sending;
+    char pad[44];
 } tf__worker_slot;
 
 /* What a new worker is given. `close_fds` lists the descriptors the child

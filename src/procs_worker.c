@@ -76,10 +76,14 @@ static void settle(const tf__worker_setup *s)
         environ = s->env;
 }
 
+/* started_ns goes to 0 while the index changes, so that the parent never
+ * pairs one task's start with the next task's index. */
 static void before_task(void *ctx, size_t index)
 {
     tf__worker_slot *slot = ctx;
-    atomic_store_explicit(&slot->index, index, memory_order_relaxed);
+    atomic_store_explicit(&slot->started_ns, 0, memory_order_release);
+    atomic_store_explicit(&slot->index, index, memory_order_release);
+    atomic_store_explicit(&slot->sending, 0, memory_order_relaxed);
     atomic_store_explicit(&slot->started_ns, now_ns(), memory_order_release);
 }
 
@@ -128,8 +132,12 @@ void tf__worker_main(const tf__worker_setup *s)
                         slot};
         if (tf__batch_exec(b, job.start, job.count, &how) != 0)
             _exit(71); /* out of memory: the parent reports it as an exit */
-        atomic_store_explicit(&slot->started_ns, 0, memory_order_release);
+        /* Until the batch is sent, its last task stays on record: if the
+         * socket is gone (a task closed it), that task takes the blame,
+         * rather than the job going round again for ever. */
+        atomic_store_explicit(&slot->sending, 1, memory_order_release);
         if (send_batch(fd, b) != 0)
             _exit(0);
+        atomic_store_explicit(&slot->started_ns, 0, memory_order_release);
     }
 }

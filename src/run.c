@@ -230,7 +230,7 @@ static int lost_worker(tf__run *r, int w, int kind, int code)
     size_t index = 0;
     double since = 0;
     int started = t->started != NULL &&
-                  t->started(r->loop->st, w, &index, &since);
+                  t->started(r->loop->st, w, &index, &since) != 0;
     return on_lost(r, w, kind, code, started, index);
 }
 
@@ -269,7 +269,7 @@ static int check_deadlines(tf__run *r)
     for (int w = 0; w < r->n_workers; w++) {
         size_t index;
         double since;
-        if (L->q[w].n == 0 || !L->t->started(L->st, w, &index, &since) ||
+        if (L->q[w].n == 0 || L->t->started(L->st, w, &index, &since) != 1 ||
             now - since <= limit)
             continue;
         L->t->kill(L->st, w);
@@ -291,7 +291,7 @@ static double wait_seconds(const tf__run *r)
     for (int w = 0; w < r->n_workers; w++) {
         size_t index;
         double since;
-        if (L->q[w].n == 0 || !L->t->started(L->st, w, &index, &since))
+        if (L->q[w].n == 0 || L->t->started(L->st, w, &index, &since) != 1)
             continue;
         double left = since + limit - now;
         if (left < wait)
@@ -387,7 +387,13 @@ static int send_one(tf__run *r, int w)
         return 1;
     q->job[q->n++] = job;
     L->outstanding++;
-    return L->t->send(L->st, w, &job, r);
+    int rc = L->t->send(L->st, w, &job, r);
+    if (rc != 0) { /* it never left: undo, and give the range back */
+        q->n--;
+        L->outstanding--;
+        requeue_job(r, job);
+    }
+    return rc;
 }
 
 static int dispatch(tf__run *r)
@@ -490,12 +496,12 @@ int tf__run_loop(const tf__transport *t, void **state, tf__run *r)
 {
     tf__loop L;
     int rc = setup(t, state, r, &L);
-    if (rc == 0) {
-        if (t->delivers != NULL && !t->delivers())
-            rc = t->serve(L.st, r);
-        else
-            rc = drive(r);
-    }
+    if (rc == 0 && r->early_rc != 0)
+        rc = r->early_rc; /* nothing runs: finish only says so */
+    else if (rc == 0 && t->delivers != NULL && !t->delivers())
+        rc = t->serve(L.st, r);
+    else if (rc == 0)
+        rc = drive(r);
     if (L.q != NULL && t->finish != NULL && *state != NULL)
         rc = t->finish(L.st, r, rc);
     if (L.q != NULL)

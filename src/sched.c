@@ -40,7 +40,7 @@ void tf__sched_release(tf__sched *s)
 {
     free(s->redo);
     s->redo = NULL;
-    s->n_redo = s->redo_cap = s->redo_tasks = 0;
+    s->n_redo = s->redo_cap = s->redo_tasks = s->redo_head = 0;
 }
 
 static size_t min_size(size_t a, size_t b)
@@ -73,17 +73,21 @@ static size_t batch_size(tf__sched *s)
     return s->fixed ? s->fixed : auto_size(s, remaining);
 }
 
-/* The front of the lowest range to redo. */
+/* The front of the lowest range to redo. The ranges live at
+ * redo[redo_head..redo_head + n_redo): taking the front is O(1), so a
+ * resumed run with a million holes is not quadratic. */
 static tf__range take_redo(tf__sched *s, size_t want)
 {
-    tf__range *front = &s->redo[0];
+    tf__range *front = &s->redo[s->redo_head];
     tf__range r = {front->start, min_size(front->count, want)};
     front->start += r.count;
     front->count -= r.count;
     s->redo_tasks -= r.count;
     if (front->count == 0) {
-        memmove(s->redo, s->redo + 1, (s->n_redo - 1) * sizeof(*s->redo));
+        s->redo_head++;
         s->n_redo--;
+        if (s->n_redo == 0)
+            s->redo_head = 0;
     }
     return r;
 }
@@ -105,7 +109,7 @@ tf__range tf__sched_next_capped(tf__sched *s, size_t cap)
 size_t tf__sched_peek(const tf__sched *s)
 {
     if (s->n_redo > 0)
-        return s->redo[0].start;
+        return s->redo[s->redo_head].start;
     return s->next;
 }
 
@@ -134,6 +138,10 @@ int tf__sched_requeue(tf__sched *s, size_t start, size_t count)
 {
     if (count == 0)
         return 0;
+    if (s->redo_head + s->n_redo == s->redo_cap && s->redo_head > 0) {
+        memmove(s->redo, s->redo + s->redo_head, s->n_redo * sizeof(*s->redo));
+        s->redo_head = 0;
+    }
     if (s->n_redo == s->redo_cap) {
         size_t cap = s->redo_cap ? s->redo_cap * 2 : 8;
         tf__range *r = realloc(s->redo, cap * sizeof(*r));
@@ -142,13 +150,15 @@ int tf__sched_requeue(tf__sched *s, size_t start, size_t count)
         s->redo = r;
         s->redo_cap = cap;
     }
-    /* Keep the lowest start first: in index order, it unblocks delivery. */
+    /* Keep the lowest start first: in index order, it unblocks delivery.
+     * Ranges mostly come in increasing order, so this rarely moves any. */
+    tf__range *live = s->redo + s->redo_head;
     size_t i = s->n_redo;
-    while (i > 0 && s->redo[i - 1].start > start) {
-        s->redo[i] = s->redo[i - 1];
+    while (i > 0 && live[i - 1].start > start) {
+        live[i] = live[i - 1];
         i--;
     }
-    s->redo[i] = (tf__range){start, count};
+    live[i] = (tf__range){start, count};
     s->n_redo++;
     s->redo_tasks += count;
     return 0;

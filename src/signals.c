@@ -49,6 +49,12 @@ void tf__signals_begin(void)
         caught = 0;
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
+        /* A signal the caller ignores (a background job's SIGINT, nohup's
+         * SIGHUP-like habits) stays ignored: it must not stop the run. */
+        if (old_int.sa_handler == SIG_IGN && !(old_int.sa_flags & SA_SIGINFO))
+            sigaction(SIGINT, &old_int, NULL);
+        if (old_term.sa_handler == SIG_IGN && !(old_term.sa_flags & SA_SIGINFO))
+            sigaction(SIGTERM, &old_term, NULL);
     }
     pthread_mutex_unlock(&install_lock);
 }

@@ -90,7 +90,7 @@ static int run_with(const char *path, size_t n, const char *k, tf_order order,
     o.order = order;
     o.journal = path;
     o.journal_key = k;
-    o.journal_key_len = strlen(k);
+    o.journal_key_len = k != NULL ? strlen(k) : 0;
     int rc = tf_map(&o, n, task, on_result, NULL, s, rep);
     free(s->hits);
     return rc;
@@ -318,6 +318,25 @@ static void test_other_runs_refused(void **state)
     const char text[] = "these are my notes, not a journal\n";
     spill(path, (const unsigned char *)text, sizeof text - 1);
     expect_refused(path, 50, key, TF_JOURNAL_NOT_JOURNAL);
+}
+
+/* A journal without a key (NULL, 0) resumes like any other. It was refused
+ * as damaged: its header's CRC was taken over a NULL key. */
+static void test_no_key_resumes(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "nokey.journal");
+    unlink(path);
+    tf_report rep;
+    seen s;
+    assert_int_equal(run_with(path, 100, NULL, TF_ORDER_INDEX, 30, &rep, &s),
+                     TF_ECANCELED);
+    assert_int_equal(run_with(path, 100, NULL, TF_ORDER_INDEX, 0, &rep, &s), 0);
+    assert_false(s.bad);
+    assert_int_equal(s.delivered, 100);
+    assert_true(rep.n_replayed >= 30);
+    unlink(path);
 }
 
 /* ---- empty, torn header, directory, read-only, full disk, in use ------ */
@@ -643,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_torn_tail_every_offset),
         cmocka_unit_test(test_damage_in_the_middle),
         cmocka_unit_test(test_other_runs_refused),
+        cmocka_unit_test(test_no_key_resumes),
         cmocka_unit_test(test_empty_and_torn_header_start_afresh),
         cmocka_unit_test(test_directory_in_place_of_the_file),
         cmocka_unit_test(test_read_only_file),

@@ -185,6 +185,37 @@ static void journaled(void)
         unlink(path);
 }
 
+/* A journal refused on rank 0 (here: made by another run) is refused on
+ * every rank, and no rank waits for work that never comes. */
+static void journal_refused(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/tf_mpi_refused_%d", world);
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    o.journal = path;
+    o.journal_key = "first";
+    o.journal_key_len = 5;
+    if (rank == 0)
+        unlink(path);
+    MPI_Barrier(MPI_COMM_WORLD);
+    probe p;
+    memset(&p, 0, sizeof p);
+    p.n = 50;
+    p.ordered = 1;
+    p.seen = calloc(p.n, 1);
+    tf_report rep;
+    check(tf_map(&o, p.n, task, on_result, on_error, &p, &rep) == 0,
+          "a journal of its own", p.n);
+    o.journal_key = "other";
+    int rc = tf_map(&o, p.n, task, on_result, on_error, &p, &rep);
+    check(rc == TF_EJOURNAL && rep.journal_problem == TF_JOURNAL_OTHER_KEY,
+          "another run's journal refused on every rank", p.n);
+    free(p.seen);
+    if (rank == 0)
+        unlink(path);
+}
+
 static void wrong_world(void)
 {
     tf_options o = TF_OPTIONS_INIT;
@@ -331,6 +362,7 @@ int main(int argc, char **argv)
     failing_tasks();
     big_results();
     journaled();
+    journal_refused();
     wrong_world();
     for (int order = 0; order < 2; order++)
         for (int j = 0; j < 2; j++)

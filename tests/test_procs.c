@@ -601,11 +601,77 @@ static void expect_lost_at_once(double timeout)
     assert_int_equal(count_children(), 0);
 }
 
+/* The same task, returning at once: its worker cannot send the batch.
+ * The batch's last task takes the blame (batch_size 1: task 5), once, and
+ * the job does not go round for ever. */
+static int closes_its_fds_and_returns(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    if (i == 5)
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+    return tf_out_append(out, &i, sizeof i);
+}
+
 static void test_task_closes_its_descriptors(void **state)
 {
     (void)state;
     expect_lost_at_once(1.0); /* with a time limit */
     expect_lost_at_once(0);   /* and without one */
+    victim v = {0};
+    tf_options o = procs_opts(2);
+    o.batch_size = 1;
+    tf_report rep;
+    int rc = tf_map(&o, 20, closes_its_fds_and_returns, NULL, victim_error, &v,
+                    &rep);
+    assert_int_equal(rc, TF_ETASKS);
+    assert_int_equal(v.errors, 1);
+    assert_int_equal(v.last_error.index, 5);
+    assert_int_equal(rep.n_ok, 19);
+    assert_true(rep.seconds < 5.0);
+}
+
+static int kill_idle_workers(void);
+
+/* A task that forks a child which keeps the worker's socket open: when the
+ * worker then dies (mid-run, or killed between runs), the death is seen at
+ * once, not when the child lets go of the socket. */
+static int forks_then_crashes(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    if (i == 0 && fork() == 0) {
+        sleep(3); /* holds every descriptor of its parent, the socket too */
+        _exit(0);
+    }
+    if (i == 5 && *(const int *)user)
+        abort();
+    return tf_out_append(out, &i, sizeof i);
+}
+
+static void test_descendant_holds_the_socket(void **state)
+{
+    (void)state;
+    int crash = 1;
+    tf_options o = procs_opts(2);
+    o.batch_size = 1;
+    tf_report rep;
+    int rc = tf_map(&o, 20, forks_then_crashes, NULL, NULL, &crash, &rep);
+    assert_int_equal(rc, TF_ETASKS);
+    assert_int_equal(rep.first_error.index, 5);
+    assert_int_equal(rep.first_error.kind, TF_FAIL_SIGNAL);
+    assert_int_equal(rep.first_error.code, SIGABRT);
+    assert_true(rep.seconds < 2.0);
+    /* Between runs: an idle worker killed while its child holds on. */
+    crash = 0;
+    tf_farm *farm;
+    assert_int_equal(tf_farm_create(&farm, &o), 0);
+    assert_int_equal(tf_farm_run(farm, 20, forks_then_crashes, NULL, NULL,
+                                 &crash, NULL), 0);
+    assert_true(kill_idle_workers() >= 2);
+    assert_int_equal(tf_farm_run(farm, 20, victim_task, NULL, NULL,
+                                 &(victim){0}, &rep), 0);
+    assert_true(rep.seconds < 2.0);
+    tf_farm_destroy(farm);
 }
 
 /* Messages a broken worker might send, written by a task straight onto
@@ -761,6 +827,7 @@ int main(void)
         cmocka_unit_test(test_task_closes_its_descriptors),
         cmocka_unit_test(test_malformed_messages),
         cmocka_unit_test(test_idle_workers_killed_between_runs),
+        cmocka_unit_test(test_descendant_holds_the_socket),
     };
     return cmocka_run_group_tests_name("procs", tests, NULL, NULL);
 }

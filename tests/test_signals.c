@@ -277,9 +277,25 @@ static void child_with_handler(int keep_signals)
               : 10 + (int)handled);
 }
 
+/* A signal the caller ignores stays ignored: the run completes. */
+static void child_ignoring(void)
+{
+    signal(SIGTERM, SIG_IGN);
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = backend_under_test;
+    o.n_jobs = 2;
+    tf_report rep;
+    int rc = tf_map(&o, 2000, busy_task, raise_at_100, NULL, NULL, &rep);
+    _exit(rc == 0 && rep.n_ok == 2000 && signal(SIGTERM, SIG_DFL) == SIG_IGN
+              ? 0
+              : 1);
+}
+
 static void expect_child_ok(int keep_signals)
 {
     pid_t pid = fork();
+    if (pid == 0 && keep_signals < 0)
+        child_ignoring();
     if (pid == 0)
         child_with_handler(keep_signals);
     int status;
@@ -298,6 +314,12 @@ static void test_keep_signals_leaves_them_alone(void **state)
 {
     (void)state;
     expect_child_ok(1);
+}
+
+static void test_ignored_signal_stays_ignored(void **state)
+{
+    (void)state;
+    expect_child_ok(-1);
 }
 
 /* After TF_EINTR the same farm runs again, completely; after destroy no
@@ -355,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_signal_matrix),
         cmocka_unit_test(test_own_handler_runs_once_after),
         cmocka_unit_test(test_keep_signals_leaves_them_alone),
+        cmocka_unit_test(test_ignored_signal_stays_ignored),
         cmocka_unit_test(test_reuse_after_interrupt),
     };
     return cmocka_run_group_tests_name(tf_backend_name(backend_under_test),
