@@ -360,7 +360,7 @@ typedef struct tf_farm tf_farm;
  * TF_ERANGE (n_jobs out
  * of range), TF_ENOTBUILT (backend missing), TF_EWORLD (MPI: n_jobs is not
  * the world size, or MPI is not initialized), TF_ENOMEM. Workers start on
- * the first run. */
+ * the first run that has a task to compute. */
 TF_API int tf_farm_create(tf_farm **out, const tf_options *opts);
 
 /* Stops the workers and frees the farm. NULL is fine. Must not be called
