@@ -475,17 +475,20 @@ static int drive(tf__run *r)
             break;
         tf__event ev = {0};
         int err = L->t->wait(L->st, wait_seconds(r), r, &ev);
-        if (err == 0)
-            err = on_event(r, &ev);
+        if (err != 0) { /* the transport itself failed */
+            rc = rc != 0 ? rc : err;
+            fail_run(r);
+            if (L->outstanding > 0)
+                break; /* they cannot be killed, and nothing will come */
+            continue;
+        }
+        err = on_event(r, &ev);
         if (err == 0)
             err = check_deadlines(r);
         if (err != 0 && rc == 0) {
             rc = err;
             fail_run(r);
         }
-        if (err != 0 && ev.kind == TF__EV_NONE && L->outstanding > 0 &&
-            !L->t->can_kill)
-            break; /* the transport itself failed: nothing will come */
     }
     if (r->deliver.status == TF_EINTR && r->interrupted == 0)
         r->interrupted = tf__signals_caught();
