@@ -637,11 +637,7 @@ static void test_version(void **state)
 
 int main(void)
 {
-    const char *name = getenv("TF_TEST_BACKEND");
-    if (name != NULL && tf_backend_parse(name, &backend_under_test) != 0) {
-        fprintf(stderr, "unknown TF_TEST_BACKEND '%s'\n", name);
-        return 2;
-    }
+    backend_under_test = backend_from_env(backend_under_test);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_serial_sweep),
         cmocka_unit_test(test_as_completed_each_once),

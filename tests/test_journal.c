@@ -653,9 +653,7 @@ static int remove_dir(void **state)
 
 int main(void)
 {
-    const char *name = getenv("TF_TEST_BACKEND");
-    if (name != NULL && tf_backend_parse(name, &backend_under_test) != 0)
-        return 2;
+    backend_under_test = backend_from_env(backend_under_test);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_in_index_order),
         cmocka_unit_test(test_resume_as_completed),

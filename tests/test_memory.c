@@ -287,11 +287,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "/tmp/tf_memory_%d.journal", getpid());
     spec s = {TF_BACKEND_THREADS, SLOW_TASK, TF_ORDER_INDEX, NO_JOURNAL, 0,
               given != NULL ? given : path};
-    const char *name = getenv("TF_TEST_BACKEND");
-    if (name != NULL && tf_backend_parse(name, &s.backend) != 0) {
-        fprintf(stderr, "unknown TF_TEST_BACKEND '%s'\n", name);
-        return 2;
-    }
+    s.backend = backend_from_env(s.backend);
     if (argc == 1)
         return matrix(s.backend, s.path);
     if (argc < 4) {

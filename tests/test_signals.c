@@ -368,11 +368,7 @@ static void test_reuse_after_interrupt(void **state)
 
 int main(void)
 {
-    const char *name = getenv("TF_TEST_BACKEND");
-    if (name != NULL && tf_backend_parse(name, &backend_under_test) != 0) {
-        fprintf(stderr, "unknown TF_TEST_BACKEND '%s'\n", name);
-        return 2;
-    }
+    backend_under_test = backend_from_env(backend_under_test);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signal_matrix),
         cmocka_unit_test(test_own_handler_runs_once_after),

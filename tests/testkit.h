@@ -6,7 +6,11 @@
 #ifndef TF_TESTKIT_H
 #define TF_TESTKIT_H
 
+#include "taskfarm.h"
+
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* The finalizer of MurmurHash3: every input bit moves every output bit. */
 static inline uint64_t mix(uint64_t x)
@@ -15,6 +19,20 @@ static inline uint64_t mix(uint64_t x)
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;
     return x;
+}
+
+/* The backend that TF_TEST_BACKEND names (CTest runs one test file once
+ * per backend), or `fallback` when it is unset; a name it does not know
+ * ends the program with status 2. */
+static inline tf_backend backend_from_env(tf_backend fallback)
+{
+    const char *name = getenv("TF_TEST_BACKEND");
+    tf_backend b = fallback;
+    if (name != NULL && tf_backend_parse(name, &b) != 0) {
+        fprintf(stderr, "unknown TF_TEST_BACKEND '%s'\n", name);
+        exit(2);
+    }
+    return b;
 }
 
 #endif /* TF_TESTKIT_H */
