@@ -515,6 +515,24 @@ static void test_resolve_jobs(void **state)
     assert_int_equal(tf_resolve_jobs(1, 0), TF_EINVAL);
 }
 
+/* The progress bar's text: the bar, the figures, and no overflow for an
+ * ETA too far to say (UBSan runs this). */
+static void test_progress_format(void **state)
+{
+    (void)state;
+    char buf[128];
+    tf_progress_format(buf, sizeof buf, 2250, 5000, 1.875);
+    assert_non_null(strstr(buf, " 45%"));
+    assert_non_null(strstr(buf, "2250/5000"));
+    assert_non_null(strstr(buf, "1200/s"));
+    assert_non_null(strstr(buf, "ETA 2.3 s"));
+    tf_progress_format(buf, sizeof buf, 1, (size_t)1 << 40, 1e6);
+    assert_non_null(strstr(buf, "ETA --"));
+    tf_progress_format(buf, sizeof buf, 5, 5, 1);
+    assert_non_null(strstr(buf, "100%"));
+    assert_int_equal(tf_progress_format(NULL, 0, 1, 2, 1), 0);
+}
+
 /* ---- options a backend cannot honour, and retries everywhere --------- */
 
 /* A time limit or a grace period needs a worker that can be killed:
@@ -654,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_names_and_codes),
         cmocka_unit_test(test_resolve_jobs),
         cmocka_unit_test(test_kill_options_need_processes),
+        cmocka_unit_test(test_progress_format),
         cmocka_unit_test(test_retry_returned_error),
         cmocka_unit_test(test_mpi_not_built_names_the_library),
         cmocka_unit_test(test_version),

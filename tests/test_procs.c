@@ -381,6 +381,20 @@ static void test_timeout(void **state)
     assert_int_equal(count_children(), 0);
 }
 
+/* A time limit too large for any integer clock: no overflow (UBSan runs
+ * this), and the run is as without a limit. */
+static void test_huge_timeout(void **state)
+{
+    (void)state;
+    victim v = {0};
+    tf_options o = procs_opts(2);
+    o.task_timeout = 1e300;
+    assert_int_equal(tf_map(&o, 100, victim_task, victim_result, NULL, &v,
+                            NULL), 0);
+    assert_int_equal(v.delivered, 100);
+    assert_false(v.bad);
+}
+
 static int note_retry(void *user, const tf_task_error *err)
 {
     *(tf_task_error *)user = *err;
@@ -817,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_stop_at_first_crash),
         cmocka_unit_test(test_killed_from_outside),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_huge_timeout),
         cmocka_unit_test(test_retry_after_crash),
         cmocka_unit_test(test_retry_after_error),
         cmocka_unit_test(test_retries_exhausted),
