@@ -92,7 +92,7 @@ TF_API const char *tf_version_string(void);
 /* CPU detection                                                            */
 /* ------------------------------------------------------------------------ */
 
-/* Where a CPU count came from, most specific first. */
+/* Where a CPU count came from (new values are added at the end). */
 typedef enum {
     TF_CPUS_FROM_SYSTEM = 0,     /* online CPUs of the machine (no limit seen) */
     TF_CPUS_FROM_AFFINITY,       /* sched_getaffinity mask */
@@ -102,6 +102,8 @@ typedef enum {
     TF_CPUS_FROM_SLURM_JOB_CPUS_PER_NODE,
     TF_CPUS_FROM_OMP_NUM_THREADS,
     TF_CPUS_FROM_TASKFARM_NUM_JOBS,
+    TF_CPUS_FROM_SLURM_STEP,     /* in a step: SLURM_CPUS_ON_NODE / its tasks
+                                    on this node (SLURM_STEP_TASKS_PER_NODE) */
     TF_CPUS_SOURCE_COUNT
 } tf_cpus_source;
 
@@ -112,10 +114,21 @@ typedef struct tf_cpus {
 
 /* How many CPUs this process may really use: the minimum over the affinity
  * mask, the cgroup CPU quota (v2 and v1, through /proc/self/cgroup and
- * /proc/self/mountinfo), SLURM_CPUS_PER_TASK (inside a job step, or when the
- * job has one task), SLURM_CPUS_ON_NODE, SLURM_JOB_CPUS_PER_NODE (forms like
- * "72(x2),36"), OMP_NUM_THREADS and TASKFARM_NUM_JOBS. Malformed values are
- * ignored. Never fails: with nothing readable it reports 1 CPU. */
+ * /proc/self/mountinfo), SLURM_CPUS_ON_NODE, SLURM_JOB_CPUS_PER_NODE (forms
+ * like "72(x2),36"), OMP_NUM_THREADS, TASKFARM_NUM_JOBS, and Slurm's
+ * per-task figures:
+ * - in a batch script (no SLURM_STEP_ID), which holds all of the job's CPUs
+ *   on its node: SLURM_CPUS_PER_TASK only when the job has one task;
+ * - inside a step (srun), where SLURM_CPUS_ON_NODE counts the step's CPUs on
+ *   this node: that over the step's tasks here (SLURM_STEP_TASKS_PER_NODE,
+ *   else SLURM_TASKS_PER_NODE), TF_CPUS_FROM_SLURM_STEP. SLURM_CPUS_PER_TASK
+ *   counts there only when it equals that quotient, since from Slurm 22.05
+ *   srun without -c leaves the batch script's value in place, which may be
+ *   lower than what the step has.
+ * On equal counts the most specific source is named (TASKFARM_NUM_JOBS, then
+ * OMP_NUM_THREADS, SLURM_CPUS_PER_TASK, the step's quotient, the cgroup, the
+ * mask, ...). Malformed values are ignored. Never fails: with nothing
+ * readable it reports 1 CPU. */
 TF_API int tf_cpus_detect(tf_cpus *out);
 
 /* "the affinity mask", "SLURM_CPUS_PER_TASK", ...: for messages like

@@ -8,10 +8,20 @@
  * affinity mask that Slurm itself set). Values that do not parse are
  * ignored, and the next source decides.
  *
- * SLURM_CPUS_PER_TASK is a per-task figure: in a batch script of a job with
- * --ntasks=8 --cpus-per-task=1 the script itself holds all 8 CPUs, so it is
- * only used inside a job step (srun sets SLURM_STEP_ID) or when the job has a
- * single task.
+ * Slurm's variables mean different things inside and outside a job step.
+ * In the batch script (no SLURM_STEP_ID) SLURM_CPUS_ON_NODE is what the
+ * whole job holds on this node, and the script holds all of it: in a job of
+ * --ntasks=8 --cpus-per-task=1 the script has 8 CPUs, so the per-task
+ * SLURM_CPUS_PER_TASK only applies when the job has a single task. Inside a
+ * step (srun sets SLURM_STEP_ID) SLURM_CPUS_ON_NODE is the step's CPUs on
+ * this node and SLURM_STEP_TASKS_PER_NODE its tasks here, so a task has
+ * their quotient. SLURM_CPUS_PER_TASK may be stale there: since Slurm 22.05
+ * srun sets it only when given -c, and otherwise the step inherits the
+ * batch script's value, which describes the job, not the step (srun -n1 in
+ * a job of -n2 -c1 has 2 CPUs and sees SLURM_CPUS_PER_TASK=1). The value
+ * alone cannot tell, so inside a step it counts only where it equals the
+ * step's own quotient; the quotient also decides where the mask shows every
+ * CPU (task/none).
  */
 #define _GNU_SOURCE
 #include "cpus.h"
@@ -35,6 +45,7 @@ static const char *const source_names[TF_CPUS_SOURCE_COUNT] = {
     [TF_CPUS_FROM_SLURM_JOB_CPUS_PER_NODE] = "SLURM_JOB_CPUS_PER_NODE",
     [TF_CPUS_FROM_OMP_NUM_THREADS] = "OMP_NUM_THREADS",
     [TF_CPUS_FROM_TASKFARM_NUM_JOBS] = "TASKFARM_NUM_JOBS",
+    [TF_CPUS_FROM_SLURM_STEP] = "the step's SLURM_CPUS_ON_NODE per task",
 };
 
 const char *tf_cpus_source_name(tf_cpus_source source)
@@ -113,27 +124,53 @@ static const char *env_get(const tf__cpus_probe *pr, const char *name)
     return NULL;
 }
 
+/* 0 for the first node, or this node's index (in a step: in the step). */
+static int slurm_node_id(const tf__cpus_probe *pr)
+{
+    const char *node = env_get(pr, "SLURM_NODEID");
+    if (node == NULL || strcmp(node, "0") == 0)
+        return 0;
+    return parse_count(node, NULL);
+}
+
+static int in_step(const tf__cpus_probe *pr)
+{
+    return env_get(pr, "SLURM_STEP_ID") != NULL;
+}
+
+/* Inside a step: its CPUs on this node over its tasks here, or -1. */
+static int slurm_step_cpus(const tf__cpus_probe *pr)
+{
+    if (!in_step(pr))
+        return -1;
+    int node = slurm_node_id(pr);
+    int cpus = parse_count(env_get(pr, "SLURM_CPUS_ON_NODE"), NULL);
+    const char *per_node = env_get(pr, "SLURM_STEP_TASKS_PER_NODE");
+    if (per_node == NULL)
+        per_node = env_get(pr, "SLURM_TASKS_PER_NODE");
+    int tasks = tf__cpus_parse_job_cpus(per_node, node);
+    if (cpus < 0 || tasks < 0)
+        return -1;
+    return cpus / tasks > 0 ? cpus / tasks : 1; /* overcommitted: 1 */
+}
+
 static int slurm_cpus_per_task(const tf__cpus_probe *pr)
 {
     int cpt = parse_count(env_get(pr, "SLURM_CPUS_PER_TASK"), NULL);
     if (cpt < 0)
         return -1;
-    if (env_get(pr, "SLURM_STEP_ID") != NULL)
-        return cpt;
+    if (in_step(pr))
+        return cpt == slurm_step_cpus(pr) ? cpt : -1; /* else maybe stale */
     const char *ntasks = env_get(pr, "SLURM_NTASKS");
     return ntasks == NULL || parse_count(ntasks, NULL) == 1 ? cpt : -1;
 }
 
 static int slurm_job_cpus(const tf__cpus_probe *pr)
 {
-    const char *node = env_get(pr, "SLURM_NODEID");
-    int id = 0;
-    if (node != NULL && strcmp(node, "0") != 0) {
-        id = parse_count(node, NULL);
-        if (id < 0)
-            return -1;
-    }
-    return tf__cpus_parse_job_cpus(env_get(pr, "SLURM_JOB_CPUS_PER_NODE"), id);
+    int id = slurm_node_id(pr);
+    return id < 0 ? -1
+                  : tf__cpus_parse_job_cpus(
+                        env_get(pr, "SLURM_JOB_CPUS_PER_NODE"), id);
 }
 
 /* ---- the kernel ------------------------------------------------------- */
@@ -168,9 +205,10 @@ static int kernel_online(void)
 /* Most specific first: on equal counts, the earlier one is named. */
 static const tf_cpus_source specificity[] = {
     TF_CPUS_FROM_TASKFARM_NUM_JOBS,   TF_CPUS_FROM_OMP_NUM_THREADS,
-    TF_CPUS_FROM_SLURM_CPUS_PER_TASK, TF_CPUS_FROM_CGROUP,
-    TF_CPUS_FROM_AFFINITY,            TF_CPUS_FROM_SLURM_CPUS_ON_NODE,
-    TF_CPUS_FROM_SLURM_JOB_CPUS_PER_NODE, TF_CPUS_FROM_SYSTEM,
+    TF_CPUS_FROM_SLURM_CPUS_PER_TASK, TF_CPUS_FROM_SLURM_STEP,
+    TF_CPUS_FROM_CGROUP,              TF_CPUS_FROM_AFFINITY,
+    TF_CPUS_FROM_SLURM_CPUS_ON_NODE,  TF_CPUS_FROM_SLURM_JOB_CPUS_PER_NODE,
+    TF_CPUS_FROM_SYSTEM,
 };
 
 static void gather(const tf__cpus_probe *pr, int v[TF_CPUS_SOURCE_COUNT])
@@ -181,6 +219,7 @@ static void gather(const tf__cpus_probe *pr, int v[TF_CPUS_SOURCE_COUNT])
                                                  : kernel_affinity();
     v[TF_CPUS_FROM_CGROUP] = tf__cpus_cgroup_limit(root);
     v[TF_CPUS_FROM_SLURM_CPUS_PER_TASK] = slurm_cpus_per_task(pr);
+    v[TF_CPUS_FROM_SLURM_STEP] = slurm_step_cpus(pr);
     v[TF_CPUS_FROM_SLURM_CPUS_ON_NODE] =
         parse_count(env_get(pr, "SLURM_CPUS_ON_NODE"), NULL);
     v[TF_CPUS_FROM_SLURM_JOB_CPUS_PER_NODE] = slurm_job_cpus(pr);

@@ -190,12 +190,21 @@ static void test_slurm_cpus_per_task(void **state)
     assert_int_equal(c.count, 8);
     assert_int_equal(c.source, TF_CPUS_FROM_AFFINITY);
 
-    /* Inside an srun step the per-task figure applies. */
+    /* Inside an srun step of 8 tasks the per-task figure applies. */
     char *step[] = {"SLURM_CPUS_PER_TASK=1", "SLURM_NTASKS=8",
-                    "SLURM_STEP_ID=0", "SLURM_CPUS_ON_NODE=8", NULL};
+                    "SLURM_STEP_ID=0", "SLURM_CPUS_ON_NODE=8",
+                    "SLURM_STEP_TASKS_PER_NODE=8", NULL};
     c = detect(root, step, 8, 64);
     assert_int_equal(c.count, 1);
     assert_int_equal(c.source, TF_CPUS_FROM_SLURM_CPUS_PER_TASK);
+
+    /* A step whose own counts are missing cannot confirm the value, which
+     * may be the batch script's: the mask decides. */
+    char *unconfirmed[] = {"SLURM_CPUS_PER_TASK=1", "SLURM_STEP_ID=0",
+                           "SLURM_CPUS_ON_NODE=4", NULL};
+    c = detect(root, unconfirmed, 4, 64);
+    assert_int_equal(c.count, 4);
+    assert_int_equal(c.source, TF_CPUS_FROM_AFFINITY);
 
     char *bad[] = {"SLURM_CPUS_PER_TASK=two", "SLURM_CPUS_ON_NODE=3", NULL};
     c = detect(root, bad, 16, 64);
@@ -230,6 +239,134 @@ static void test_slurm_job_cpus_per_node(void **state)
     char *bad_node[] = {"SLURM_JOB_CPUS_PER_NODE=6", "SLURM_NODEID=x", NULL};
     c = detect(root, bad_node, 100, 100);
     assert_int_equal(c.count, 100);
+    remove_root(root);
+}
+
+/* ---- Slurm job shapes ------------------------------------------------- */
+
+/* The variables Slurm 22.05 sets (measured on the project's test cluster),
+ * the CPUs each task's mask holds under task/affinity or task/cgroup, and
+ * the count and source it must give. NODE_CPUS is the node's size, which a
+ * mask shows under task/none. */
+#define NODE_CPUS 64
+#define MAX_VARS 12
+
+typedef struct shape {
+    const char *name;
+    char *env[MAX_VARS];
+    int mask;                 /* CPUs in the task's mask, bound */
+    int cpus;                 /* the count it must give */
+    tf_cpus_source source;    /* and its source, with the bound mask */
+} shape;
+
+#define BATCH_1x1 "SLURM_CPUS_ON_NODE=1", "SLURM_JOB_CPUS_PER_NODE=1", \
+                  "SLURM_NODEID=0", "SLURM_TASKS_PER_NODE=1"
+#define BATCH_1x2 "SLURM_CPUS_ON_NODE=2", "SLURM_JOB_CPUS_PER_NODE=2", \
+                  "SLURM_NODEID=0", "SLURM_TASKS_PER_NODE=1"
+#define JOB_2x1   "SLURM_JOB_CPUS_PER_NODE=2", "SLURM_NODEID=0"
+#define STEP(id, ntasks, on_node)                                         \
+    "SLURM_STEP_ID=" #id, "SLURM_NTASKS=" #ntasks,                        \
+        "SLURM_STEP_TASKS_PER_NODE=" #ntasks,                             \
+        "SLURM_TASKS_PER_NODE=" #ntasks, "SLURM_CPUS_ON_NODE=" #on_node
+
+static const shape shapes[] = {
+    {"-c1, batch", {"SLURM_CPUS_PER_TASK=1", BATCH_1x1, NULL}, 1, 1,
+     TF_CPUS_FROM_SLURM_CPUS_PER_TASK},
+    {"-c1, srun", {"SLURM_CPUS_PER_TASK=1", "SLURM_JOB_CPUS_PER_NODE=1",
+                   STEP(0, 1, 1), NULL}, 1, 1,
+     TF_CPUS_FROM_SLURM_CPUS_PER_TASK},
+    {"-c2, batch", {"SLURM_CPUS_PER_TASK=2", BATCH_1x2, NULL}, 2, 2,
+     TF_CPUS_FROM_SLURM_CPUS_PER_TASK},
+    {"-c2, srun", {"SLURM_CPUS_PER_TASK=2", "SLURM_JOB_CPUS_PER_NODE=2",
+                   STEP(0, 1, 2), NULL}, 2, 2,
+     TF_CPUS_FROM_SLURM_CPUS_PER_TASK},
+    {"-n2 -c1, batch", {"SLURM_CPUS_PER_TASK=1", "SLURM_NTASKS=2",
+                        "SLURM_CPUS_ON_NODE=2", "SLURM_TASKS_PER_NODE=2",
+                        JOB_2x1, NULL}, 2, 2, TF_CPUS_FROM_AFFINITY},
+    /* The step inherits the batch script's SLURM_CPUS_PER_TASK=1 but holds
+     * both CPUs. */
+    {"-n2 -c1, srun -n1", {"SLURM_CPUS_PER_TASK=1", JOB_2x1, STEP(0, 1, 2),
+                           NULL}, 2, 2, TF_CPUS_FROM_SLURM_STEP},
+    {"-n2 -c1, srun -n1 --exact", {"SLURM_CPUS_PER_TASK=1", JOB_2x1,
+                                   STEP(1, 1, 1), NULL}, 1, 1,
+     TF_CPUS_FROM_SLURM_CPUS_PER_TASK},
+    {"-n2 -c1, srun -n1 -c2", {"SLURM_CPUS_PER_TASK=2", JOB_2x1,
+                               STEP(2, 1, 2), NULL}, 2, 2,
+     TF_CPUS_FROM_SLURM_CPUS_PER_TASK},
+    {"-n2 -c1, srun -n2", {"SLURM_CPUS_PER_TASK=1", JOB_2x1, STEP(3, 2, 2),
+                           "SLURM_LOCALID=1", NULL}, 1, 1,
+     TF_CPUS_FROM_SLURM_CPUS_PER_TASK},
+    /* Without -c no SLURM_CPUS_PER_TASK at all: the step's counts decide. */
+    {"-n2, srun -n2", {JOB_2x1, STEP(0, 2, 2), NULL}, 1, 1,
+     TF_CPUS_FROM_SLURM_STEP},
+    {"-n2, srun -n1", {JOB_2x1, STEP(0, 1, 2), NULL}, 2, 2,
+     TF_CPUS_FROM_SLURM_STEP},
+    {"array -c2, a task", {"SLURM_CPUS_PER_TASK=2", "SLURM_ARRAY_JOB_ID=4",
+                           "SLURM_ARRAY_TASK_ID=1", BATCH_1x2, NULL}, 2, 2,
+     TF_CPUS_FROM_SLURM_CPUS_PER_TASK},
+    /* 3 tasks of 4 CPUs on 2 nodes: the step's second node has 1 task. */
+    {"-N2 -n3 -c4, srun on node 1",
+     {"SLURM_CPUS_PER_TASK=4", "SLURM_JOB_CPUS_PER_NODE=8,4",
+      "SLURM_STEP_ID=0", "SLURM_NODEID=1", "SLURM_NTASKS=3",
+      "SLURM_STEP_TASKS_PER_NODE=2,1", "SLURM_TASKS_PER_NODE=2,1",
+      "SLURM_CPUS_ON_NODE=4", NULL}, 4, 4, TF_CPUS_FROM_SLURM_CPUS_PER_TASK},
+};
+
+static void test_slurm_job_shapes(void **state)
+{
+    (void)state;
+    char *root = make_root();
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(*shapes); i++) {
+        const shape *s = &shapes[i];
+        tf_cpus bound = detect(root, s->env, s->mask, NODE_CPUS);
+        tf_cpus open = detect(root, s->env, NODE_CPUS, NODE_CPUS);
+        if (bound.count != s->cpus || bound.source != s->source ||
+            open.count != s->cpus)
+            fail_msg("%s: want %d from %s; got %d from %s (mask bound), %d "
+                     "from %s (task/none)",
+                     s->name, s->cpus, tf_cpus_source_name(s->source),
+                     bound.count, tf_cpus_source_name(bound.source),
+                     open.count, tf_cpus_source_name(open.source));
+    }
+    remove_root(root);
+}
+
+/* Only a SLURM_CPUS_PER_TASK that equals the step's own quotient counts:
+ * a stale value lower than the step's share is ignored, a fresh one (srun
+ * -c) names itself, and an overcommitted step still gets 1. */
+static void test_slurm_step_rules(void **state)
+{
+    (void)state;
+    char *root = make_root();
+    char *low[] = {"SLURM_CPUS_PER_TASK=2", STEP(0, 1, 8), NULL};
+    tf_cpus c = detect(root, low, NODE_CPUS, NODE_CPUS);
+    assert_int_equal(c.count, 8);
+    assert_int_equal(c.source, TF_CPUS_FROM_SLURM_STEP);
+    char *high[] = {"SLURM_CPUS_PER_TASK=16", STEP(0, 2, 8), NULL};
+    c = detect(root, high, NODE_CPUS, NODE_CPUS);
+    assert_int_equal(c.count, 4);
+    assert_int_equal(c.source, TF_CPUS_FROM_SLURM_STEP);
+    char *over[] = {STEP(0, 4, 2), NULL};
+    assert_int_equal(detect(root, over, NODE_CPUS, NODE_CPUS).count, 1);
+    /* SLURM_TASKS_PER_NODE when the step's own form is missing. */
+    char *old[] = {"SLURM_STEP_ID=0", "SLURM_CPUS_ON_NODE=6",
+                   "SLURM_TASKS_PER_NODE=3(x2)", "SLURM_NODEID=1", NULL};
+    c = detect(root, old, NODE_CPUS, NODE_CPUS);
+    assert_int_equal(c.count, 2);
+    assert_int_equal(c.source, TF_CPUS_FROM_SLURM_STEP);
+    /* Malformed counts: the quotient is unknown, the rest decide. */
+    char *bad[] = {"SLURM_STEP_ID=0", "SLURM_CPUS_ON_NODE=6",
+                   "SLURM_STEP_TASKS_PER_NODE=two", "SLURM_CPUS_PER_TASK=1",
+                   NULL};
+    c = detect(root, bad, NODE_CPUS, NODE_CPUS);
+    assert_int_equal(c.count, 6);
+    assert_int_equal(c.source, TF_CPUS_FROM_SLURM_CPUS_ON_NODE);
+    char *bad_node[] = {STEP(0, 2, 4), "SLURM_NODEID=x", NULL};
+    assert_int_equal(detect(root, bad_node, NODE_CPUS, NODE_CPUS).count, 4);
+    /* Outside a step the quotient does not apply: the script holds all. */
+    char *batch[] = {"SLURM_CPUS_ON_NODE=4", "SLURM_TASKS_PER_NODE=4",
+                     NULL};
+    assert_int_equal(detect(root, batch, NODE_CPUS, NODE_CPUS).count, 4);
     remove_root(root);
 }
 
@@ -284,6 +421,8 @@ int main(void)
         cmocka_unit_test(test_cgroup_malformed_and_missing),
         cmocka_unit_test(test_slurm_cpus_per_task),
         cmocka_unit_test(test_slurm_job_cpus_per_node),
+        cmocka_unit_test(test_slurm_job_shapes),
+        cmocka_unit_test(test_slurm_step_rules),
         cmocka_unit_test(test_user_variables),
         cmocka_unit_test(test_real_system),
     };
