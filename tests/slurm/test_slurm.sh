@@ -5,7 +5,9 @@
 #
 # usage: test_slurm.sh SOURCE_DIR BUILD_DIR
 # Needs root and Debian's slurmctld, slurmd, slurm-client and munge
-# (make deps); without them it fails and says so.
+# (make deps); without them it fails and says so. The cluster runs
+# proctrack/linuxproc and task/affinity; test_slurm_cgroup.sh repeats the
+# checks that differ under cgroups.
 set -uo pipefail
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
@@ -15,50 +17,9 @@ here=$(dirname "$0")
 # shellcheck source=SCRIPTDIR/cluster.sh
 . "$here/cluster.sh"
 
-if [ "$(id -u)" != 0 ]; then
-    echo "FAIL: the Slurm tests start munged, slurmctld and slurmd, and need root"
-    exit 1
-fi
-for cmd in munged slurmctld slurmd sbatch scontrol sinfo squeue scancel; do
-    if ! command -v "$cmd" >/dev/null; then
-        echo "FAIL: $cmd is missing: run 'make deps' (slurm-wlm and munge)"
-        exit 1
-    fi
-done
-
-export SLURM_TEST_BASE=$tmp/cluster
-export SLURM_TEST_PORT=$((20000 + $$ % 20000))
-export TASKFARM_BUILD=$build
-trap 'cluster_down; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-J=$tmp/jobs
-mkdir -p "$J"
-chmod 755 "$tmp" "$J"
-
-t0=$SECONDS
-if ! cluster_up; then
-    echo "FAIL: the cluster did not start; logs:"
-    tail -n 20 "$SLURM_TEST_BASE"/log/*.log
-    exit 1
-fi
-echo "cluster up in $((SECONDS - t0)) s (SLURM_CONF=$SLURM_CONF)"
-
-# submit DIR SCRIPT [ARGS...]: sbatch from DIR, as a user would; sets id,
-# st (final state) and out (the job's output). SBATCH_EXTRA adds options.
-submit() {
-    local dir=$1 script=$2
-    shift 2
-    # shellcheck disable=SC2086 # SBATCH_EXTRA is a list of options
-    id=$(cd "$src/$dir" && sbatch --parsable --chdir="$J" ${SBATCH_EXTRA:-} \
-         "$script" "$@")
-    id=${id%%;*}
-    st=$(wait_job "$id" 240)
-    out=$(cat "$J"/*-"$id".out 2>/dev/null)
-}
-
-has() { printf '%s\n' "$out" | grep -qE -- "$1"; }
-show() { printf -- '--- job %s (%s):\n%s\n---\n' "$id" "$st" "$out"; }
+cluster_test_begin
+# shellcheck source=SCRIPTDIR/shapes.sh
+. "$here/shapes.sh"
 
 # ---- the serial example -------------------------------------------------
 submit examples/fibonacci/serial c-sp.sh
@@ -161,6 +122,9 @@ check "array: combined = the serial program's 5000 lines" \
       cmp -s "$J/fib-all.txt" <("$build/bin/fibonacci" $(seq 5000 9999))
 check "array: combine ran after the array" \
       [ "$(job_field "$combine_id" Dependency)" = "(null)" ]
+
+# ---- the CPU count in every job shape of issue 14 ------------------------
+check_cpu_shapes
 
 echo "Slurm tests took $((SECONDS - t0)) s"
 finish
