@@ -322,6 +322,27 @@ void sweep_farm_options(const sweep_run *run, tf_options *o)
     }
 }
 
+/* "killed by signal 9 (Killed)", "exit status 3", ...: what the user
+ * needs to know which value failed and why (a worker that the job's memory
+ * cgroup killed shows up as signal 9). */
+static void describe_failure(const tf_task_error *e, char *buf, size_t size)
+{
+    switch (e->kind) {
+    case TF_FAIL_SIGNAL:
+        snprintf(buf, size, "its worker was killed by signal %d (%s)",
+                 e->code, strsignal(e->code));
+        break;
+    case TF_FAIL_EXIT:
+        snprintf(buf, size, "its worker exited with status %d", e->code);
+        break;
+    case TF_FAIL_TIMEOUT:
+        snprintf(buf, size, "it ran past the task time limit");
+        break;
+    default:
+        snprintf(buf, size, "code %d", e->code);
+    }
+}
+
 int sweep_farm_failed(sweep_run *run, int rc, const tf_report *rep)
 {
     if (rc == TF_EINTR)
@@ -333,13 +354,14 @@ int sweep_farm_failed(sweep_run *run, int rc, const tf_report *rep)
                  rep->sys_errno ? strerror(rep->sys_errno) : "");
         return -1;
     }
-    if (rc == TF_ETASKS && rep->has_error)
+    if (rc == TF_ETASKS && rep->has_error) {
+        char why[96];
+        describe_failure(&rep->first_error, why, sizeof why);
         snprintf(run->error, sizeof run->error,
-                 "%zu of %zu values failed; first: fib(%lu), code %d",
+                 "%zu of %zu values failed; first: fib(%lu), %s",
                  rep->n_failed, rep->n_tasks,
-                 run->job.lo + (unsigned long)rep->first_error.index,
-                 rep->first_error.code);
-    else
+                 run->job.lo + (unsigned long)rep->first_error.index, why);
+    } else
         snprintf(run->error, sizeof run->error, "%s", tf_strerror(rc));
     return -1;
 }
