@@ -21,10 +21,11 @@
 # /sys/fs/cgroup/<controller>/slurm_<node>, which cluster_down removes.
 
 # cgroup_v1_missing: prints why this host cannot run the cgroup mode and
-# succeeds, or fails (prints nothing) when it can. CGROUP_ROOT may point
-# elsewhere, to try the answer.
+# succeeds, or fails (prints nothing) when it can. SLURM_TEST_CGROUP_ROOT
+# (default /sys/fs/cgroup) may point elsewhere, e.g. at a cgroup2 mount to
+# try the skip on a v1 host.
 cgroup_v1_missing() {
-    local root=${CGROUP_ROOT:-/sys/fs/cgroup} c
+    local root=${SLURM_TEST_CGROUP_ROOT:-/sys/fs/cgroup} c
     if [ "$(stat -fc %T "$root" 2>/dev/null)" = cgroup2fs ]; then
         echo "$root is cgroup v2 (unified); this test's Slurm 22.05 cluster" \
              "confines jobs with cgroup v1 controllers"
@@ -36,6 +37,12 @@ cgroup_v1_missing() {
             return 0
         fi
     done
+    # A container may show the controllers read-only.
+    if ! mkdir "$root/memory/taskfarm-probe-$$" 2>/dev/null; then
+        echo "cannot create a cgroup under $root/memory (read-only?)"
+        return 0
+    fi
+    rmdir "$root/memory/taskfarm-probe-$$"
     return 1
 }
 
@@ -59,7 +66,7 @@ mode_conf() {
 cgroup_conf() {
     cat > "$1" <<CONF
 CgroupPlugin=cgroup/v1
-CgroupMountpoint=${CGROUP_ROOT:-/sys/fs/cgroup}
+CgroupMountpoint=${SLURM_TEST_CGROUP_ROOT:-/sys/fs/cgroup}
 ConstrainCores=yes
 ConstrainRAMSpace=yes
 ConstrainDevices=no
@@ -69,7 +76,7 @@ CONF
 # Slurm's own cgroup directories for this node, one per controller.
 slurm_cgroups() {
     local d
-    for d in "${CGROUP_ROOT:-/sys/fs/cgroup}"/*/slurm_"$(hostname -s)"; do
+    for d in "${SLURM_TEST_CGROUP_ROOT:-/sys/fs/cgroup}"/*/slurm_"$(hostname -s)"; do
         [ -d "$d" ] && echo "$d"
     done
 }
@@ -260,7 +267,7 @@ cluster_test_begin() {
 
 # submit DIR SCRIPT [ARGS...]: sbatch from DIR ($src-relative), as a user
 # would; sets id, st (final state) and out (the job's output). SBATCH_EXTRA
-# adds options.
+# adds options; SUBMIT_WAIT is how long to wait for the end (240 s).
 submit() {
     local dir=$1 script=$2
     shift 2
@@ -268,13 +275,19 @@ submit() {
     id=$(cd "$src/$dir" && sbatch --parsable --chdir="$J" ${SBATCH_EXTRA:-} \
          "$script" "$@")
     id=${id%%;*}
-    st=$(wait_job "$id" 240)
+    st=$(wait_job "$id" "${SUBMIT_WAIT:-240}")
     out=$(cat "$J"/*-"$id".out 2>/dev/null)
 }
 
 # job_out ID: the output of job ID (its files are named *-ID.out).
 job_out() {
     cat "$J"/*-"$1".out 2>/dev/null
+}
+
+# lap WHAT: prints how long WHAT took (since the last lap, or the start).
+lap() {
+    echo "($1: $((SECONDS - ${lap_at:-$t0})) s)"
+    lap_at=$SECONDS
 }
 
 has() { printf '%s\n' "$out" | grep -qE -- "$1"; }

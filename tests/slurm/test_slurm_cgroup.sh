@@ -33,6 +33,7 @@ cluster_test_begin
 
 # ---- the CPU count, confined by task/cgroup ----------------------------
 check_cpu_shapes
+lap "the job shapes"
 
 # ---- a real OOM kill ----------------------------------------------------
 # 20 tasks on 2 workers under --mem=200M; task 7 touches memory until the
@@ -83,6 +84,7 @@ check "  the whole process was killed: no task reported, nothing delivered" \
 check "  by SIGKILL (status 128 + 9)" has "^exit status 137$"
 check "  the job is OUT_OF_MEMORY" [ "$st" = OUT_OF_MEMORY ]
 
+lap "the OOM jobs"
 # ---- teardown -----------------------------------------------------------
 check "slurmd made its cgroups (the jobs ran confined)" [ -n "$(cgroups_left)" ]
 cluster_down
