@@ -67,6 +67,7 @@ static int on_error(void *user, const tf_task_error *err)
     const char *kind = err->kind == TF_FAIL_SIGNAL ? "signal"
                        : err->kind == TF_FAIL_EXIT ? "exit"
                        : err->kind == TF_FAIL_TIMEOUT ? "timeout"
+                       : err->kind == TF_FAIL_LOST    ? "lost"
                                                       : "code";
     printf("task %zu: %s %d\n", err->index, kind, err->code);
     return 0;

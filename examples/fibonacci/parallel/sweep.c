@@ -338,6 +338,9 @@ static void describe_failure(const tf_task_error *e, char *buf, size_t size)
     case TF_FAIL_TIMEOUT:
         snprintf(buf, size, "it ran past the task time limit");
         break;
+    case TF_FAIL_LOST:
+        snprintf(buf, size, "its worker broke its connection and was killed");
+        break;
     default:
         snprintf(buf, size, "code %d", e->code);
     }
