@@ -84,21 +84,22 @@ check "  and says why" has "bad --jobs '0,x'" || show
 
 lap "the examples"
 # ---- a job killed at its time limit, resubmitted, resumes ---------------
-# 151 values near n = 1,000,000 (~1.5 s each): about 113 s on 2 idle CPUs,
+# 76 values near n = 1,000,000 (~1.5 s each): about 113 s on 1 idle CPU,
 # more than one --time=00:01:00 allocation (Slurm ends it 60-90 s in), so
-# the first submission is killed at its limit. The same command is then
-# resubmitted with more time, as a user would, and must resume from the
-# journal and complete: on a loaded machine the work takes longer, and a
-# fixed number of one-minute submissions would not always be enough.
-big=(--values 999850:1000001 --journal "$J/resume.journal" --output "$J/resume.txt")
-"$build/bin/fibonacci_farm" --values 999850:1000001 --algo gmp --backend threads \
+# the first submission, on 1 CPU, is killed at its limit. The same command
+# is then resubmitted with more time and 2 CPUs, as a user would, and must
+# resume from the journal and complete. Half the work of a 2-CPU first
+# run, and the test's length follows the work, not a count of one-minute
+# allocations, which a loaded machine would exhaust.
+big=(--values 999925:1000001 --journal "$J/resume.journal" --output "$J/resume.txt")
+"$build/bin/fibonacci_farm" --values 999925:1000001 --algo gmp --backend threads \
     --jobs 2 --output "$J/reference.txt" >/dev/null
-SBATCH_EXTRA="--time=00:01:00 --cpus-per-task=2" submit \
+SBATCH_EXTRA="--time=00:01:00 --cpus-per-task=1" submit \
     examples/fibonacci/parallel c-farm-resume.sh "${big[@]}"
 check "c-farm-resume.sh: killed at its time limit (TIMEOUT)" [ "$st" = TIMEOUT ] || show
 check "  said how to resume when it was stopped" \
       grep -q "resume with the same command" "$J"/fib-resume-*.out
-SUBMIT_WAIT=480 SBATCH_EXTRA="--time=00:10:00 --cpus-per-task=2" submit \
+SUBMIT_WAIT=600 SBATCH_EXTRA="--time=00:10:00 --cpus-per-task=2" submit \
     examples/fibonacci/parallel c-farm-resume.sh "${big[@]}"
 check "  the same command, resubmitted, COMPLETED" [ "$st" = COMPLETED ] || show
 check "  resuming from the journal" has "[1-9][0-9]* from the journal"
