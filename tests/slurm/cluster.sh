@@ -182,6 +182,8 @@ cluster_down() {
 # its slurmstepd keeps its directory, and cgroups_left then names it.
 remove_slurm_cgroups() {
     local d
+    # Before cluster_up has looked, no directory is known to be ours.
+    [ -n "${SLURM_TEST_OLD_CGROUPS+set}" ] || return 0
     for d in $(slurm_cgroups); do
         case " ${SLURM_TEST_OLD_CGROUPS:-} " in *" $d "*) continue ;; esac
         find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
