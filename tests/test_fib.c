@@ -2,6 +2,7 @@
  * test_fib.c - the three Fibonacci kernels agree, and match known values.
  */
 #include "fib.h"
+#include "fib_pair.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -73,6 +74,41 @@ static void test_sample_up_to_200000(void **state)
     mpz_clears(ref, got, NULL);
 }
 
+static mp_limb_t next_limb(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return (mp_limb_t)*x;
+}
+
+/* The loop kernel's pair of additions (one pass where the CPU has ADX)
+ * gives what two mpn_add_n give, on odd and even sizes, with and without
+ * carries out of the top limb (all-ones top limbs force them). */
+static void test_pair_matches_mpn(void **state)
+{
+    (void)state;
+    enum { MAX = 40 };
+    uint64_t x = 88172645463325252ULL;
+    for (mp_size_t size = 1; size <= MAX; size++) {
+        for (int kind = 0; kind < 3; kind++) {
+            mp_limb_t a[MAX + 2] = {0}, b[MAX + 2] = {0};
+            mp_limb_t a2[MAX + 2], b2[MAX + 2];
+            for (mp_size_t j = 0; j < size; j++) {
+                a[j] = kind == 2 ? ~(mp_limb_t)0 : next_limb(&x);
+                b[j] = kind >= 1 ? ~(mp_limb_t)0 : next_limb(&x);
+            }
+            memcpy(a2, a, sizeof a);
+            memcpy(b2, b, sizeof b);
+            mp_size_t got = fib_add_pair(a, b, size);
+            mp_size_t want = fib_pair_mpn(a2, b2, size);
+            assert_int_equal(got, want);
+            assert_memory_equal(a, a2, sizeof a);
+            assert_memory_equal(b, b2, sizeof b);
+        }
+    }
+}
+
 static void test_parsing(void **state)
 {
     (void)state;
@@ -100,6 +136,7 @@ int main(void)
         cmocka_unit_test(test_known_values),
         cmocka_unit_test(test_all_agree_up_to_3000),
         cmocka_unit_test(test_sample_up_to_200000),
+        cmocka_unit_test(test_pair_matches_mpn),
         cmocka_unit_test(test_parsing),
     };
     return cmocka_run_group_tests_name("fib", tests, NULL, NULL);
