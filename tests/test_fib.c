@@ -1,8 +1,10 @@
 /*
- * test_fib.c - the three Fibonacci kernels agree, and match known values.
+ * test_fib.c - the three Fibonacci kernels agree, and match known values;
+ * the examples' timing summary and noise rule (timing.c).
  */
 #include "fib.h"
 #include "fib_pair.h"
+#include "timing.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,6 +111,44 @@ static void test_pair_matches_mpn(void **state)
     }
 }
 
+/* The rule that keeps a busy machine's numbers out of the examples'
+ * tables: a median speedup above min(n_jobs, CPUs) by more than 5%. */
+static void test_noise_rule(void **state)
+{
+    (void)state;
+    assert_false(fib_timing_is_noise(1.00, 1, 2));
+    assert_false(fib_timing_is_noise(1.04, 1, 2));   /* jitter */
+    assert_true(fib_timing_is_noise(1.06, 1, 2));    /* 1 worker, 1.06x */
+    assert_false(fib_timing_is_noise(1.98, 2, 2));
+    assert_false(fib_timing_is_noise(2.09, 2, 2));
+    assert_true(fib_timing_is_noise(2.11, 2, 2));
+    /* The demo that prompted it: OpenMP, 8 and 16 threads on 2 CPUs. */
+    assert_true(fib_timing_is_noise(2.56, 8, 2));
+    assert_true(fib_timing_is_noise(2.64, 16, 2));
+    assert_false(fib_timing_is_noise(1.90, 32, 2));
+    /* More CPUs than workers: the workers are the limit. */
+    assert_false(fib_timing_is_noise(3.90, 4, 16));
+    assert_true(fib_timing_is_noise(4.30, 4, 16));
+    assert_false(fib_timing_is_noise(0.50, 4, 16));  /* slow is no noise */
+}
+
+static void test_timing_summary(void **state)
+{
+    (void)state;
+    fib_timing t;
+    double odd[] = {0.3, 0.1, 0.2};
+    fib_timing_summarize(odd, 3, &t);
+    assert_true(t.median == 0.2 && t.min == 0.1 && t.max == 0.3);
+    assert_true(odd[0] == 0.3 && odd[1] == 0.1);     /* left as they were */
+    double even[] = {0.4, 0.1, 0.3, 0.2};
+    fib_timing_summarize(even, 4, &t);
+    assert_true(t.median > 0.2499 && t.median < 0.2501);
+    assert_true(t.min == 0.1 && t.max == 0.4);
+    double one[] = {0.7};
+    fib_timing_summarize(one, 1, &t);
+    assert_true(t.median == 0.7 && t.min == 0.7 && t.max == 0.7);
+}
+
 static void test_parsing(void **state)
 {
     (void)state;
@@ -137,6 +177,8 @@ int main(void)
         cmocka_unit_test(test_all_agree_up_to_3000),
         cmocka_unit_test(test_sample_up_to_200000),
         cmocka_unit_test(test_pair_matches_mpn),
+        cmocka_unit_test(test_noise_rule),
+        cmocka_unit_test(test_timing_summary),
         cmocka_unit_test(test_parsing),
     };
     return cmocka_run_group_tests_name("fib", tests, NULL, NULL);

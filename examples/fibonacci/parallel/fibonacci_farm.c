@@ -8,11 +8,25 @@
  *
  * --backend serial|threads|procs picks where the work runs (a comma list
  * runs each); the sweep (sweep.c) times it and checks every result.
+ * --backend openmp runs fibonacci_openmp's loop instead, so that
+ * `--backend threads,procs,openmp` compares them in the same rounds,
+ * against the same serial baseline.
  */
-#include "sweep.h"
+#include "openmp_loop.h"
+
+#include <stdio.h>
+#include <string.h>
 
 static int run_farm(sweep_run *run)
 {
+    if (strcmp(run->backend, "openmp") == 0 && run->journal != NULL) {
+        snprintf(run->error, sizeof run->error,
+                 "--journal needs a taskfarm backend: serial, threads or "
+                 "procs");
+        return -1;
+    }
+    if (strcmp(run->backend, "openmp") == 0)
+        return fib_openmp_runner()(run);
     tf_options opts;
     sweep_farm_options(run, &opts);
     tf_report rep;
@@ -24,8 +38,11 @@ static int run_farm(sweep_run *run)
 
 int main(int argc, char **argv)
 {
-    static const char *const backends[] = {"serial", "threads", "procs",
-                                           NULL};
+    /* openmp only where the build has it. */
+    static const char *backends[] = {"serial", "threads", "procs", NULL,
+                                     NULL};
+    if (fib_openmp_runner() != NULL)
+        backends[3] = "openmp";
     const sweep_program prog = {
         .name = "fibonacci_farm",
         .what = "The joblib-style example: tf_map() applies fib to every "

@@ -30,6 +30,7 @@
 
 #define SWEEP_MAX_JOBS 32
 #define SWEEP_MAX_BACKENDS 8
+#define SWEEP_MAX_REPEAT 100    /* = FIB_TIMING_MAX_SAMPLES */
 
 typedef struct sweep_run {
     const char *backend;
