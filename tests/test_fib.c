@@ -94,8 +94,8 @@ static void test_pair_matches_mpn(void **state)
     uint64_t x = 88172645463325252ULL;
     for (mp_size_t size = 1; size <= MAX; size++) {
         for (int kind = 0; kind < 3; kind++) {
-            mp_limb_t a[MAX + 2] = {0}, b[MAX + 2] = {0};
-            mp_limb_t a2[MAX + 2], b2[MAX + 2];
+            mp_limb_t a[MAX + 4] = {0}, b[MAX + 4] = {0};
+            mp_limb_t a2[MAX + 4], b2[MAX + 4];
             for (mp_size_t j = 0; j < size; j++) {
                 a[j] = kind == 2 ? ~(mp_limb_t)0 : next_limb(&x);
                 b[j] = kind >= 1 ? ~(mp_limb_t)0 : next_limb(&x);

@@ -4,7 +4,7 @@
  *     a <- a + b;  b <- b + a      (so (F(k), F(k+1)) becomes (F(k+2), F(k+3)))
  *
  * Both arrays hold `size` limbs (the larger number's length), are zero
- * above it and have room for two more limbs. Returns the new size. Two
+ * above it and have room for four more limbs. Returns the new size. Two
  * additions of the two previous numbers, as the tutorial's loop makes,
  * only done in one pass where the CPU allows it (fib_pair_x86.c); the
  * portable version (fib_pair_mpn) is GMP's mpn_add_n twice.
