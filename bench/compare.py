@@ -3,6 +3,7 @@
 and hand-written OpenMP, on the tutorial's workload.
 
 usage: compare.py BUILD_DIR [--quick] [--rounds N]
+       compare.py BUILD_DIR --kernel [--rounds N]
 
 Every (system, n_jobs) pair runs once per round, the rounds interleaved
 (A B C ... A B C ...) so that drift on a shared machine hits all alike.
@@ -12,6 +13,12 @@ it. Writes BUILD_DIR/bench/compare.json, compare.md and compare.png.
 
 The Python side (py_fib.py) runs under Debian's /usr/bin/python3, which
 has python3-joblib; the C side is BUILD_DIR/bin/bench_fib.
+
+--kernel measures only the loop kernel against the limb-addition floor
+(the two targets of bench/README.md): bench_fib kernel (the serial kernel,
+interleaved with the floor in 5 ms chunks, CPU time), then rounds of the C
+systems at n_jobs = CPUs with the floor measured in every round; writes
+BUILD_DIR/bench/kernel.json.
 """
 import json
 import os
@@ -93,19 +100,42 @@ def pairs(setup):
             yield name, side, system, n
 
 
-def workload_rounds(setup):
-    """Interleaved rounds; returns {(name, n_jobs): [seconds]}, crcs."""
-    times, crcs = {}, set()
+def workload_rounds(setup, which=None):
+    """Interleaved rounds, the floor measured in each; returns
+    {(name, n_jobs): [seconds]}, crcs, [floor ns_per_limb per round] and
+    {(name, n_jobs): [cpu_seconds]} (the C side's)."""
+    times, crcs, floors, cpu = {}, set(), [], {}
     lo, hi = setup.values
     for r in range(setup.rounds):
         t0 = time.time()
-        for name, side, system, n in pairs(setup):
+        for name, side, system, n in (which or pairs(setup)):
             res = call(setup, side, ["run", system, str(n), str(lo), str(hi)])
             times.setdefault((name, n), []).append(res["seconds"])
+            cpu.setdefault((name, n), []).append(res.get("cpu_seconds"))
             crcs.add(res["crc32"])
+        floors.append(call(setup, "c", ["floor", str(lo),
+                                        str(hi)])["ns_per_limb"])
         print("round %d/%d: %.0f s" % (r + 1, setup.rounds, time.time() - t0),
               file=sys.stderr)
-    return times, crcs
+    return times, crcs, floors, cpu
+
+
+def floor_of(setup, floors, cpus):
+    """The floor from the per-round measurements' median."""
+    lo, hi = setup.values
+    f = call(setup, "c", ["floor", str(lo), str(hi)])
+    f["ns_per_limb_rounds"] = floors
+    f["ns_per_limb"] = statistics.median(floors)
+    f["floor_seconds_one_cpu"] = f["limb_adds"] * f["ns_per_limb"] * 1e-9
+    f["floor_seconds_all_cpus"] = f["floor_seconds_one_cpu"] / cpus
+    return f
+
+
+def kernel_ratio(setup):
+    """The serial kernel's speed as a fraction of the floor's."""
+    lo, hi = setup.values
+    return call(setup, "c", ["kernel", str(lo), str(hi),
+                             str(3 if setup.quick else 11)])
 
 
 def side_measures(setup):
@@ -173,7 +203,17 @@ def ratios_of(rows, cpus):
     }
 
 
-def targets_of(ratios, overhead, rss, floor_pct):
+def kernel_targets(kernel, floor_pct):
+    """The loop kernel against the floor: serial, and the best parallel."""
+    return [{"name": "serial kernel / floor (bench_fib kernel, median)",
+             "value": kernel["ratio_median"], "op": ">=", "limit": 0.95,
+             "met": kernel["ratio_median"] >= 0.95},
+            {"name": "taskfarm best as % of the limb-addition floor",
+             "value": floor_pct, "op": ">=", "limit": 90,
+             "met": floor_pct >= 90}]
+
+
+def targets_of(ratios, overhead, rss, floor_pct, kernel):
     t = [("Python Pool best / taskfarm best", ratios[
              "pool_best_over_taskfarm_best"], ">=", 5),
          ("joblib best / taskfarm best",
@@ -197,10 +237,7 @@ def targets_of(ratios, overhead, rss, floor_pct):
                                      else value <= limit)
         out.append({"name": name, "value": value, "op": op, "limit": limit,
                     "met": met})
-    out.append({"name": "taskfarm best as % of the limb-addition floor",
-                "value": floor_pct, "op": "report", "limit": None,
-                "met": None})
-    return out
+    return out + kernel_targets(kernel, floor_pct)
 
 
 def machine(cpus):
@@ -268,11 +305,15 @@ def write_markdown(path, doc):
                   "in %.2f us (shared memory)." % (
                       doc["mpi_batch_round_trip_s"] * 1e6)]
     f = doc["floor"]
-    lines += ["", "Floor: %.3g limb additions at %.3f ns each (mpn_add_n) = "
-              "%.3f s on one CPU, %.3f s on %d." % (
+    lines += ["", "Floor: %.3g limb additions at %.3f ns each (mpn_add_n, "
+              "median of the rounds) = %.3f s on one CPU, %.3f s on %d." % (
                   f["limb_adds"], f["ns_per_limb"],
                   f["floor_seconds_one_cpu"], f["floor_seconds_all_cpus"],
-                  doc["machine"]["cpus"])]
+                  doc["machine"]["cpus"]),
+              "The serial kernel (bench_fib kernel, CPU time, interleaved "
+              "with the floor): %.3f of the floor's speed, median of %d "
+              "passes." % (doc["kernel"]["ratio_median"],
+                           doc["kernel"]["passes"])]
     with open(path, "w") as out:
         out.write("\n".join(lines) + "\n")
 
@@ -303,6 +344,54 @@ def write_plot(setup, doc):
                         " ".join(names)), script], check=False)
 
 
+def kernel_only(setup, cpus):
+    """--kernel: the two floor targets alone, in a minute or two."""
+    n = cpus["count"]
+    which = [("c-serial", "c", "serial", 1)] + [
+        (name, "c", system, n) for name, system in
+        (("openmp", "openmp"), ("taskfarm-threads", "threads"),
+         ("taskfarm-procs", "procs"))]
+    kernel = kernel_ratio(setup)
+    times, crcs, floors, cpu = workload_rounds(setup, which)
+    if len(crcs) != 1:
+        sys.exit("compare: the systems disagree on the results")
+    floor = floor_of(setup, floors, n)
+    rows = summarize(times)
+    for r in rows:
+        r["cpu_median_s"] = statistics.median(cpu[(r["system"],
+                                                    r["n_jobs"])])
+    floor_pct = 100 * floor["floor_seconds_all_cpus"] / best(rows, TASKFARM)
+    doc = {"machine": machine(cpus), "values": list(setup.values),
+           "rounds": setup.rounds, "results": rows, "floor": floor,
+           "kernel": kernel, "taskfarm_best_percent_of_floor": floor_pct,
+           "targets": kernel_targets(kernel, floor_pct)}
+    with open(os.path.join(setup.out, "kernel.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    print("%s, %d CPUs, %d rounds, medians:" % (doc["machine"]["date"], n,
+                                               setup.rounds))
+    for r in rows:
+        pct = 100 * floor["floor_seconds_one_cpu"] / min(r["n_jobs"], n) \
+            / r["median_s"]
+        print("  %-17s n_jobs=%-3d %.3f s (%.3f-%.3f): %.1f%% of the floor; "
+              "CPU time %.3f s: %.1f%%"
+              % (r["system"], r["n_jobs"], r["median_s"], r["min_s"],
+                 r["max_s"], pct, r["cpu_median_s"],
+                 100 * floor["floor_seconds_one_cpu"] / r["cpu_median_s"]))
+    print("  floor: %.4f ns/limb (median of %d rounds, %.4f-%.4f) = %.3f s "
+          "on one CPU" % (floor["ns_per_limb"], len(floors), min(floors),
+                          max(floors), floor["floor_seconds_one_cpu"]))
+    print("  bench_fib kernel: %.3f of the floor (median of %d passes, "
+          "%.3f-%.3f; best chunks %.3f)" % (
+              kernel["ratio_median"], kernel["passes"], kernel["ratio_min"],
+              kernel["ratio_max"], kernel["ratio_best_chunks"]))
+    for t in doc["targets"]:
+        print("  %s: %.3f (%s %g): %s" % (t["name"], t["value"], t["op"],
+                                         t["limit"],
+                                         "met" if t["met"] else "MISSED"))
+    print("wrote %s/kernel.json" % setup.out)
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -313,17 +402,17 @@ def main(argv):
     check_tools(setup)
     os.makedirs(setup.out, exist_ok=True)
     cpus = detect_cpus(setup)
-    times, crcs = workload_rounds(setup)
+    if "--kernel" in argv:
+        return kernel_only(setup, cpus)
+    kernel = kernel_ratio(setup)
+    times, crcs, floors, _ = workload_rounds(setup)
     if len(crcs) != 1:
         sys.exit("compare: the systems disagree on the results (CRC-32 %s); "
                  "no times reported" % ", ".join(sorted(crcs)))
     overhead, startup, rss = side_measures(setup)
-    floor = call(setup, "c", ["floor", str(setup.values[0]),
-                              str(setup.values[1])])
+    floor = floor_of(setup, floors, cpus["count"])
     exchange = call(setup, "mpi", ["exchange", "mpi", str(MPI_RANKS),
                                    "200000"]) if have_mpi() else None
-    floor["floor_seconds_all_cpus"] = floor["floor_seconds_one_cpu"] / \
-        cpus["count"]
     rows = summarize(times)
     ratios = ratios_of(rows, cpus)
     floor_pct = 100 * floor["floor_seconds_all_cpus"] / best(rows, TASKFARM)
@@ -332,10 +421,11 @@ def main(argv):
            "crc32": crcs.pop(), "results": rows, "ratios": ratios,
            "overhead_per_task_s": overhead, "startup_s": startup,
            "rss_tasks": setup.rss_n, "peak_rss_over_baseline_bytes": rss,
-           "floor": floor, "taskfarm_best_percent_of_floor": floor_pct,
+           "floor": floor, "kernel": kernel,
+           "taskfarm_best_percent_of_floor": floor_pct,
            "mpi_batch_round_trip_s": exchange["round_trip_s"]
            if exchange else None,
-           "targets": targets_of(ratios, overhead, rss, floor_pct)}
+           "targets": targets_of(ratios, overhead, rss, floor_pct, kernel)}
     with open(os.path.join(setup.out, "compare.json"), "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
