@@ -79,7 +79,7 @@ cpus=$(echo "$out" | sed -n 's/^CPUs: \([0-9]*\), .*/\1/p')
 check "--jobs -1: exit 0" [ $rc -eq 0 ]
 check "--jobs -1: all $cpus detected CPUs" has "$out" "^threads +$cpus "
 if [ "$cpus" -ge 2 ]; then
-    out=$("$bin/fibonacci_farm" --values "$small" --jobs -2,-$cpus); rc=$?
+    out=$("$bin/fibonacci_farm" --values "$small" --jobs "-2,-$cpus"); rc=$?
     check "--jobs -2: all CPUs but one" has "$out" "^threads +$((cpus - 1)) "
     check "--jobs -$cpus: one worker" has "$out" "^threads +1 "
 fi
