@@ -9,7 +9,8 @@
  *   bench_fib rss SYSTEM N_JOBS N BYTES    peak RSS above the baseline of N
  *                                          tasks with BYTES-byte results
  *   bench_fib floor LO HI                  the limb-addition floor
- *   bench_fib kernel LO HI PASSES          the serial loop kernel against
+ *   bench_fib kernel LO HI PASSES          the serial loop kernel, and the
+ *                                          same loop on mpn_add_n, against
  *                                          the floor, interleaved finely
  *
  *   bench_fib latency SYSTEM N_JOBS N      seconds per one-task batch
@@ -21,6 +22,7 @@
  * where N_JOBS is the world size and rank 0 prints). Timings cover what
  * the Python side's do: creating the pool, mapping, tearing it down.
  */
+#include "fib_pair.h"
 #include "fib_task.h"
 
 #include <mpi.h>
@@ -339,60 +341,112 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* fib_loop's additions for fib(n), but every one on mpn_add_n (the kernel
+ * before the one-pass pair), without the export the task adds: the
+ * reference the kernel is measured against in the same chunks. Returns a
+ * limb so that nothing is optimized out. */
+static mp_limb_t loop_on_mpn(unsigned long n)
+{
+    size_t cap = (size_t)(0.6943 * (double)n / GMP_NUMB_BITS) + 8;
+    mp_limb_t *a = calloc(cap, sizeof(*a)), *b = calloc(cap, sizeof(*b));
+    if (a == NULL || b == NULL)
+        die("out of memory");
+    b[0] = 1;
+    mp_size_t size = 1;
+    for (unsigned long i = 0; i + 1 < n; i += 2)
+        size = fib_pair_mpn(a, b, size);
+    mp_limb_t top = a[size - 1] ^ b[0];
+    free(a);
+    free(b);
+    return top;
+}
+
+typedef struct kernel_side {
+    double floor_t, kernel_t;        /* this pass */
+    mp_limb_t sink;                  /* keeps the reference's work */
+    double best_floor[20000], best_kernel[20000];
+} kernel_side;
+
+/* One chunk of one side: the kernel (the task c-serial runs, or the
+ * mpn_add_n reference) between two floor measurements. */
+static void kernel_chunk(kernel_side *s, int reference, long lo, long c,
+                         long c0, long c1, int first)
+{
+    fib_job job = {(unsigned long)lo, FIB_LOOP, NULL};
+    double ns = add_n_ns(1, 10000, cpu_now), t0 = cpu_now();
+    for (long v = c0; v < c1; v++) {
+        unsigned char *data;
+        size_t len;
+        if (reference) {
+            s->sink ^= loop_on_mpn((unsigned long)v);
+        } else {
+            if (fib_job_bytes(&job, (size_t)(v - lo), &data, &len) != 0)
+                die("out of memory");
+            free(data);
+        }
+    }
+    double t = cpu_now() - t0, ns2 = add_n_ns(1, 10000, cpu_now);
+    ns = ns2 < ns ? ns2 : ns;
+    double floor_t = limb_adds(c0, c1) * ns * 1e-9;
+    s->floor_t += floor_t;
+    s->kernel_t += t;
+    if (first || floor_t < s->best_floor[c])
+        s->best_floor[c] = floor_t;
+    if (first || t < s->best_kernel[c])
+        s->best_kernel[c] = t;
+}
+
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), by_value);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* The serial kernel as c-serial runs it (fib_job_bytes: the loop, the
  * export, the copy), against the floor, on a machine other people use:
  * in chunks of 50 values (~5 ms), each timed between two ~0.5 ms floor
  * measurements (the better one counts, as the floor's best-of does), so
  * that a busy moment slows both sides of one comparison, all in CPU time
- * (cpu_now). Per pass: the floor's time
- * for the chunks' limb additions over the kernel's; across passes, the
- * median, min and max, and the ratio of the best time of every chunk
- * (interference only ever adds time). */
+ * (cpu_now). Per pass: the floor's time for the chunks' limb additions
+ * over the kernel's; across passes, the median, min and max, and the
+ * ratio of the best time of every chunk (interference only ever adds
+ * time). The same for the loop on mpn_add_n, chunk by chunk beside it. */
 static int cmd_kernel(long lo, long hi, int passes)
 {
-    enum { CHUNK = 50, MAX_CHUNKS = 20000, MAX_PASSES = 99 };
+    enum { CHUNK = 50, MAX_PASSES = 99 };
     long n_chunks = (hi - lo + CHUNK - 1) / CHUNK;
-    if (n_chunks > MAX_CHUNKS || passes > MAX_PASSES)
+    if (n_chunks > 20000 || passes > MAX_PASSES)
         die("kernel: at most 20000 chunks of 50 values, 99 passes");
-    static double best_floor[MAX_CHUNKS], best_kernel[MAX_CHUNKS];
-    double ratio[MAX_PASSES];
-    fib_job job = {(unsigned long)lo, FIB_LOOP, NULL};
+    static kernel_side side[2];
+    double ratio[2][MAX_PASSES];
     for (int p = 0; p < passes; p++) {
-        double fl = 0, kt = 0;
+        side[0].floor_t = side[0].kernel_t = 0;
+        side[1].floor_t = side[1].kernel_t = 0;
         for (long c = 0; c < n_chunks; c++) {
             long c0 = lo + c * CHUNK, c1 = c0 + CHUNK < hi ? c0 + CHUNK : hi;
-            double ns = add_n_ns(1, 10000, cpu_now), t0 = cpu_now();
-            for (long v = c0; v < c1; v++) {
-                unsigned char *data;
-                size_t len;
-                if (fib_job_bytes(&job, (size_t)(v - lo), &data, &len) != 0)
-                    die("out of memory");
-                free(data);
-            }
-            double t = cpu_now() - t0, ns2 = add_n_ns(1, 10000, cpu_now);
-            ns = ns2 < ns ? ns2 : ns;
-            double floor_t = limb_adds(c0, c1) * ns * 1e-9;
-            fl += floor_t;
-            kt += t;
-            if (p == 0 || floor_t < best_floor[c])
-                best_floor[c] = floor_t;
-            if (p == 0 || t < best_kernel[c])
-                best_kernel[c] = t;
+            for (int r = 0; r < 2; r++)
+                kernel_chunk(&side[r], r, lo, c, c0, c1, p == 0);
         }
-        ratio[p] = fl / kt;
+        for (int r = 0; r < 2; r++)
+            ratio[r][p] = side[r].floor_t / side[r].kernel_t;
     }
-    double bf = 0, bk = 0;
-    for (long c = 0; c < n_chunks; c++) {
-        bf += best_floor[c];
-        bk += best_kernel[c];
+    double best[2];
+    for (int r = 0; r < 2; r++) {
+        double bf = 0, bk = 0;
+        for (long c = 0; c < n_chunks; c++) {
+            bf += side[r].best_floor[c];
+            bk += side[r].best_kernel[c];
+        }
+        best[r] = bf / bk;
     }
-    qsort(ratio, (size_t)passes, sizeof(*ratio), by_value);
+    double m0 = median_of(ratio[0], passes), m1 = median_of(ratio[1], passes);
     printf("{\"passes\": %d, \"ratio_median\": %.4f, \"ratio_min\": %.4f, "
-           "\"ratio_max\": %.4f, \"ratio_best_chunks\": %.4f}\n",
-           passes,
-           passes % 2 ? ratio[passes / 2]
-                      : (ratio[passes / 2 - 1] + ratio[passes / 2]) / 2,
-           ratio[0], ratio[passes - 1], bf / bk);
+           "\"ratio_max\": %.4f, \"ratio_best_chunks\": %.4f, "
+           "\"mpn_loop_ratio_median\": %.4f, \"mpn_loop_ratio_min\": %.4f, "
+           "\"mpn_loop_ratio_max\": %.4f, \"mpn_loop_ratio_best_chunks\": "
+           "%.4f}\n",
+           passes, m0, ratio[0][0], ratio[0][passes - 1], best[0], m1,
+           ratio[1][0], ratio[1][passes - 1], best[1]);
     return 0;
 }
 

@@ -382,9 +382,13 @@ def kernel_only(setup, cpus):
           "on one CPU" % (floor["ns_per_limb"], len(floors), min(floors),
                           max(floors), floor["floor_seconds_one_cpu"]))
     print("  bench_fib kernel: %.3f of the floor (median of %d passes, "
-          "%.3f-%.3f; best chunks %.3f)" % (
+          "%.3f-%.3f; best chunks %.3f); the loop on mpn_add_n beside it: "
+          "%.3f (%.3f-%.3f; best chunks %.3f)" % (
               kernel["ratio_median"], kernel["passes"], kernel["ratio_min"],
-              kernel["ratio_max"], kernel["ratio_best_chunks"]))
+              kernel["ratio_max"], kernel["ratio_best_chunks"],
+              kernel["mpn_loop_ratio_median"], kernel["mpn_loop_ratio_min"],
+              kernel["mpn_loop_ratio_max"],
+              kernel["mpn_loop_ratio_best_chunks"]))
     for t in doc["targets"]:
         print("  %s: %.3f (%s %g): %s" % (t["name"], t["value"], t["op"],
                                          t["limit"],
