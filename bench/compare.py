@@ -374,10 +374,9 @@ def kernel_only(setup, cpus):
         pct = 100 * floor["floor_seconds_one_cpu"] / min(r["n_jobs"], n) \
             / r["median_s"]
         print("  %-17s n_jobs=%-3d %.3f s (%.3f-%.3f): %.1f%% of the floor; "
-              "CPU time %.3f s: %.1f%%"
+              "CPU time %.3f s"
               % (r["system"], r["n_jobs"], r["median_s"], r["min_s"],
-                 r["max_s"], pct, r["cpu_median_s"],
-                 100 * floor["floor_seconds_one_cpu"] / r["cpu_median_s"]))
+                 r["max_s"], pct, r["cpu_median_s"]))
     print("  floor: %.4f ns/limb (median of %d rounds, %.4f-%.4f) = %.3f s "
           "on one CPU" % (floor["ns_per_limb"], len(floors), min(floors),
                           max(floors), floor["floor_seconds_one_cpu"]))
