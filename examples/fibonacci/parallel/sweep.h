@@ -4,11 +4,16 @@
  *
  * Each program supplies a runner ("compute every value with this backend
  * and this many workers"); the sweep parses the options, detects the CPUs,
- * times the serial baseline, runs each backend for each n_jobs, checks
- * every result against the serial one, prints the table and writes JSON.
+ * times the serial baseline and each backend at each n_jobs, in --repeat
+ * interleaved rounds, checks every result against the serial one, prints
+ * the table (medians, min-max, speedups from medians; a row faster than
+ * min(n_jobs, CPUs) allows is marked noise, timing.h) and writes JSON with
+ * every sample.
  *
  *   --values LO:HI     fib(n) for LO <= n < HI        (default 5000:10000)
- *   --jobs LIST        worker counts, e.g. 1,2,4,all   (default 1,2,4,8,16,32)
+ *   --jobs LIST        worker counts, e.g. 1,2,4,all; -1 = all CPUs, -2 =
+ *                      all but one (joblib's)      (default 1,2,4,8,16,32)
+ *   --repeat N         rounds, 1..100                  (default 1)
  *   --algo NAME        loop | doubling | gmp           (default loop)
  *   --backend LIST     where the program has several
  *   --json FILE        also write the figures as JSON
@@ -20,8 +25,9 @@
  * With --journal or --output the program runs once, with one backend and
  * one --jobs value, without the serial baseline: the production mode.
  *
- * Exit status: 0 all verified; 1 a mismatch or a failed run; 2 bad usage;
- * 130 or 143 when SIGINT or SIGTERM stopped it.
+ * Exit status: 0 all verified; 1 a mismatch or a failed run; 2 bad usage,
+ * a --json or --output path that cannot be written (checked before any
+ * work); 130 or 143 when SIGINT or SIGTERM stopped it.
  */
 #ifndef SWEEP_H
 #define SWEEP_H
