@@ -29,8 +29,7 @@ void fib_loop(mpz_t out, unsigned long n)
     }
     b[0] = 1;
     mp_size_t size = 1;
-    for (unsigned long i = 0; i + 1 < n; i += 2)
-        size = fib_add_pair(a, b, size);
+    size = fib_add_pairs(a, b, size, n / 2);
     if (n % 2 == 1) {
         /* One step more: (fib(n-1), fib(n)) becomes (fib(n), fib(n+1)),
          * the sum written over a, then the names swapped. */

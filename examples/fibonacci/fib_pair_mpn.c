@@ -8,3 +8,11 @@ mp_size_t fib_add_pair(mp_limb_t *a, mp_limb_t *b, mp_size_t size)
 {
     return fib_pair_mpn(a, b, size);
 }
+
+mp_size_t fib_add_pairs(mp_limb_t *a, mp_limb_t *b, mp_size_t size,
+                        unsigned long pairs)
+{
+    for (unsigned long i = 0; i < pairs; i++)
+        size = fib_pair_mpn(a, b, size);
+    return size;
+}

@@ -90,10 +90,9 @@ static void add_pair_adx(mp_limb_t *a, mp_limb_t *b, mp_size_t n,
     *c2 = y0;
 }
 
-mp_size_t fib_add_pair(mp_limb_t *a, mp_limb_t *b, mp_size_t size)
+/* One pair in one pass; see fib_pair.h. */
+static inline mp_size_t pair_adx(mp_limb_t *a, mp_limb_t *b, mp_size_t size)
 {
-    if (!have_adx())
-        return fib_pair_mpn(a, b, size);
     /* A multiple of 4 limbs: the limbs above `size` are zero in both, so
      * adding them costs only time (1.5 limbs on average, which the shorter
      * loop repays), and a carry lands there. */
@@ -105,4 +104,22 @@ mp_size_t fib_add_pair(mp_limb_t *a, mp_limb_t *b, mp_size_t size)
     a[whole] = c1;
     b[whole] = c1 + c2;
     return b[size] != 0 ? size + 1 : size;
+}
+
+mp_size_t fib_add_pair(mp_limb_t *a, mp_limb_t *b, mp_size_t size)
+{
+    return have_adx() ? pair_adx(a, b, size) : fib_pair_mpn(a, b, size);
+}
+
+mp_size_t fib_add_pairs(mp_limb_t *a, mp_limb_t *b, mp_size_t size,
+                        unsigned long pairs)
+{
+    if (!have_adx()) {
+        for (unsigned long i = 0; i < pairs; i++)
+            size = fib_pair_mpn(a, b, size);
+        return size;
+    }
+    for (unsigned long i = 0; i < pairs; i++)
+        size = pair_adx(a, b, size);
+    return size;
 }
