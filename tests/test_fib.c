@@ -149,6 +149,36 @@ static void test_timing_summary(void **state)
     assert_true(t.median == 0.7 && t.min == 0.7 && t.max == 0.7);
 }
 
+/* Both pair paths, run from (fib(0), fib(1)), give (fib(2k), fib(2k+1))
+ * after k pairs: the portable one (fib_pair_mpn, what CPUs without ADX
+ * run) pair by pair, and fib_add_pairs in runs of different lengths. */
+static void test_pairs_make_fibonacci(void **state)
+{
+    (void)state;
+    enum { PAIRS = 700, LIMBS = 32 };
+    mp_limb_t a[LIMBS] = {0}, b[LIMBS] = {0}, a2[LIMBS] = {0},
+              b2[LIMBS] = {0};
+    b[0] = b2[0] = 1;
+    mp_size_t size = 1, size2 = 1;
+    mpz_t want;
+    mpz_init(want);
+    for (unsigned long k = 1, run = 1; k <= PAIRS; k += run, run = run % 7 + 1) {
+        for (unsigned long i = 0; i < run; i++)
+            size = fib_pair_mpn(a, b, size);
+        size2 = fib_add_pairs(a2, b2, size2, run);
+        unsigned long n = 2 * (k + run - 1);
+        fib_gmp(want, n);
+        assert_int_equal(mpn_cmp(a, mpz_limbs_read(want), mpz_size(want)), 0);
+        fib_gmp(want, n + 1);
+        assert_int_equal(size, (mp_size_t)mpz_size(want));
+        assert_int_equal(mpn_cmp(b, mpz_limbs_read(want), size), 0);
+        assert_int_equal(size2, size);
+        assert_memory_equal(a2, a, sizeof a);
+        assert_memory_equal(b2, b, sizeof b);
+    }
+    mpz_clear(want);
+}
+
 static void test_parsing(void **state)
 {
     (void)state;
@@ -177,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_all_agree_up_to_3000),
         cmocka_unit_test(test_sample_up_to_200000),
         cmocka_unit_test(test_pair_matches_mpn),
+        cmocka_unit_test(test_pairs_make_fibonacci),
         cmocka_unit_test(test_noise_rule),
         cmocka_unit_test(test_timing_summary),
         cmocka_unit_test(test_parsing),
