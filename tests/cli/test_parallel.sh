@@ -157,4 +157,21 @@ expect_fail "--journal run with an unwritable --output: nothing journaled" 2 \
     "$farm" --jobs 1 --journal "$tmp/j4" --output /nonexistent/dir/o.txt
 check "  (no journal made)" [ ! -e "$tmp/j4" ]
 
+# ---- the demo's merge (scripts/scaling.py) on a small run ----------------
+mkdir -p "$tmp/demo"
+"$farm" --values "$small" --jobs 1,2 --backend threads,procs --repeat 2 \
+    --json "$tmp/demo/farm.json" >/dev/null
+for algo in doubling gmp; do
+    "$farm" --values "$small" --jobs 1 --backend serial --algo "$algo" --repeat 2 \
+        --json "$tmp/demo/$algo.json" >/dev/null
+done
+out=$(python3 "$here/../../scripts/scaling.py" "$tmp/demo"); rc=$?
+check "scaling.py: exit 0" [ $rc -eq 0 ]
+check "  says how noisy the run was" has "$out" \
+      "^NOISE: the serial baseline's 2 runs spread over [0-9.]+% of its median .*; [0-9]+ of 4 rows marked noise"
+check "  and the lesson" has "$out" "^LESSON: .*A better algorithm beats more cores.$"
+check "  the plot's data: n_jobs, median, slowest, fastest, noise" \
+      [ "$(grep -cE '^[12] [0-9.]+ [0-9.]+ [0-9.]+ [01]$' "$tmp/demo/scaling.dat")" -eq 4 ]
+check "  scaling.json keeps every sample" python3 "$here/check_json.py" "$tmp/demo/scaling.json" 4 2
+
 finish
