@@ -23,8 +23,8 @@ def noise_line(farm, runs):
     noisy = [r for r in runs if r["noise"]]
     line = ("the serial baseline's %d runs spread over %.1f%% of its median "
             "(%.3f-%.3f s); %d of %d rows marked noise"
-            % (len(s["samples"]), 100 * s["spread"], s["min"], s["max"],
-               len(noisy), len(runs)))
+            % (len(s["samples"]), 100 * (s["max"] - s["min"]) / s["seconds"],
+               s["min"], s["max"], len(noisy), len(runs)))
     if noisy:
         line += (" (%s): the machine was busy, rerun make demo"
                  % ", ".join("%s %d" % (r["backend"], r["n_jobs"])
