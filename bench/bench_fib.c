@@ -12,6 +12,9 @@
  *   bench_fib kernel LO HI PASSES          the serial loop kernel, and the
  *                                          same loop on mpn_add_n, against
  *                                          the floor, interleaved finely
+ *   bench_fib kernel2 LO HI PASSES N_JOBS  the kernel on N_JOBS threads
+ *                                          (OpenMP) against the floor run
+ *                                          on as many, interleaved
  *
  *   bench_fib latency SYSTEM N_JOBS N      seconds per one-task batch
  *   bench_fib exchange mpi 2 N             (mpirun -n 2) one batch's
@@ -450,6 +453,83 @@ static int cmd_kernel(long lo, long hi, int passes)
     return 0;
 }
 
+/* The floor on n_jobs threads at once, each on its own limbs: the
+ * machine's speed for additions when every CPU adds. ns per limb per
+ * thread, the slowest thread's (a parallel run waits for it). */
+static double add_n_ns_parallel(int n_jobs)
+{
+    double worst = 0;
+#pragma omp parallel num_threads(n_jobs) reduction(max : worst)
+    {
+        enum { LIMBS = 100 };
+        mp_limb_t a[LIMBS] = {0}, b[LIMBS];
+        memset(b, 0x55, sizeof b);
+        double t0 = now();
+        for (int i = 0; i < 10000; i++)
+            mpn_add_n(a, a, b, LIMBS);
+        worst = (now() - t0) * 1e9 / (10000.0 * LIMBS);
+    }
+    return worst;
+}
+
+/* kernel2: the task on n_jobs threads (OpenMP, schedule(dynamic)) in
+ * chunks of 250 values (~10 ms on 2 CPUs), each between two floor
+ * measurements on as many threads (the better counts), in wall time, as
+ * a parallel run is judged. Per pass: the floor's time for the chunks'
+ * limb additions spread over n_jobs CPUs, over the kernel's; the median
+ * over passes, min, max, and the best time of every chunk. Each chunk
+ * ends with its slowest value, which a whole run pays once: a small
+ * handicap (a value is ~0.1-0.4 ms). */
+static int cmd_kernel2(long lo, long hi, int passes, int n_jobs)
+{
+    enum { CHUNK = 250, MAX_CHUNKS = 4000, MAX_PASSES = 99 };
+    long n_chunks = (hi - lo + CHUNK - 1) / CHUNK;
+    if (n_chunks > MAX_CHUNKS || passes > MAX_PASSES)
+        die("kernel2: at most 4000 chunks of 250 values, 99 passes");
+    static double best_floor[MAX_CHUNKS], best_kernel[MAX_CHUNKS];
+    double ratio[MAX_PASSES];
+    fib_job job = {(unsigned long)lo, FIB_LOOP, NULL};
+    for (int p = 0; p < passes; p++) {
+        double fl = 0, kt = 0;
+        for (long c = 0; c < n_chunks; c++) {
+            long c0 = lo + c * CHUNK, c1 = c0 + CHUNK < hi ? c0 + CHUNK : hi;
+            double ns = add_n_ns_parallel(n_jobs), t0 = now();
+            int failed = 0;
+#pragma omp parallel for schedule(dynamic) num_threads(n_jobs) \
+    reduction(| : failed)
+            for (long v = c0; v < c1; v++) {
+                unsigned char *data;
+                size_t len;
+                failed |= fib_job_bytes(&job, (size_t)(v - lo), &data, &len);
+                free(data);
+            }
+            double t = now() - t0, ns2 = add_n_ns_parallel(n_jobs);
+            if (failed)
+                die("out of memory");
+            ns = ns2 < ns ? ns2 : ns;
+            double floor_t = limb_adds(c0, c1) * ns * 1e-9 / n_jobs;
+            fl += floor_t;
+            kt += t;
+            if (p == 0 || floor_t < best_floor[c])
+                best_floor[c] = floor_t;
+            if (p == 0 || t < best_kernel[c])
+                best_kernel[c] = t;
+        }
+        ratio[p] = fl / kt;
+    }
+    double bf = 0, bk = 0;
+    for (long c = 0; c < n_chunks; c++) {
+        bf += best_floor[c];
+        bk += best_kernel[c];
+    }
+    double m = median_of(ratio, passes);
+    printf("{\"passes\": %d, \"n_jobs\": %d, \"ratio_median\": %.4f, "
+           "\"ratio_min\": %.4f, \"ratio_max\": %.4f, "
+           "\"ratio_best_chunks\": %.4f}\n",
+           passes, n_jobs, m, ratio[0], ratio[passes - 1], bf / bk);
+    return 0;
+}
+
 static int cmd_floor(long lo, long hi)
 {
     double adds = limb_adds(lo, hi), ns = ns_per_limb();
@@ -498,6 +578,12 @@ static int dispatch(int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "floor") == 0 && argc == 4)
         return cmd_floor(parse_long(argv[2], 0, FIB_MAX_N),
                          parse_long(argv[3], 1, FIB_MAX_N + 1));
+    if (argc >= 3 && strcmp(argv[1], "kernel2") == 0 && argc == 6) {
+        long lo = parse_long(argv[2], 0, FIB_MAX_N);
+        long hi = parse_long(argv[3], lo + 1, FIB_MAX_N + 1);
+        return cmd_kernel2(lo, hi, (int)parse_long(argv[4], 1, 99),
+                           (int)parse_long(argv[5], 1, 64));
+    }
     if (argc >= 3 && strcmp(argv[1], "kernel") == 0 && argc == 5) {
         long lo = parse_long(argv[2], 0, FIB_MAX_N);
         long hi = parse_long(argv[3], lo + 1, FIB_MAX_N + 1);
