@@ -377,7 +377,8 @@ static cpu_set_t *pin_plan(int n)
     return plan;
 }
 
-static int procs_alloc(procs *p, int n)
+/* cpus: what the farm found at create. */
+static int procs_alloc(procs *p, int n, int cpus)
 {
     p->n = n;
     p->w = calloc((size_t)n, sizeof(*p->w));
@@ -394,11 +395,9 @@ static int procs_alloc(procs *p, int n)
     if (m == MAP_FAILED)
         return TF_ENOMEM;
     p->slots = m;
-    tf_cpus cpus;
-    tf_cpus_detect(&cpus);
-    int threads = cpus.count / n > 1 ? cpus.count / n : 1;
+    int threads = cpus / n > 1 ? cpus / n : 1;
     p->env = build_env(threads);
-    if (n <= cpus.count)
+    if (n <= cpus)
         p->cpus = pin_plan(n);
     return p->env != NULL ? 0 : TF_ENOMEM;
 }
@@ -443,7 +442,7 @@ static int procs_start(void **state, int n, tf__run *r)
     procs *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return TF_ENOMEM;
-    int rc = procs_alloc(p, n);
+    int rc = procs_alloc(p, n, r->cpus);
     for (int i = 0; i < n && rc == 0; i++)
         rc = procs_revive(p, i, r);
     if (rc != 0) {

@@ -122,6 +122,7 @@ int tf_resolve_jobs(int n_jobs, int cpus)
 
 struct tf_farm {
     tf_options opts;          /* the caller's, with defaults resolved */
+    tf_cpus cpus;             /* what this machine, job or step allows */
     int n_workers;
     int running;
     const tf__transport *t;
@@ -176,13 +177,12 @@ static void resolve_defaults(tf_options *o)
         o->grace_seconds = 0;
 }
 
-static int count_workers(const tf__transport *t, const tf_options *o)
+static int count_workers(const tf__transport *t, const tf_options *o,
+                         const tf_cpus *cpus)
 {
     if (t->workers != NULL)
         return t->workers(o);
-    tf_cpus cpus;
-    tf_cpus_detect(&cpus);
-    return tf_resolve_jobs(o->n_jobs, cpus.count);
+    return tf_resolve_jobs(o->n_jobs, cpus->count);
 }
 
 int tf_farm_create(tf_farm **out, const tf_options *opts)
@@ -200,13 +200,16 @@ int tf_farm_create(tf_farm **out, const tf_options *opts)
         return TF_ENOTBUILT;
     if ((rc = check_limits(o, t)) != 0)
         return rc;
-    int workers = count_workers(t, o);
+    tf_cpus cpus;
+    tf_cpus_detect(&cpus);
+    int workers = count_workers(t, o, &cpus);
     if (workers < 0)
         return workers;
     tf_farm *f = calloc(1, sizeof(*f));
     if (f == NULL)
         return TF_ENOMEM;
     f->opts = *o;
+    f->cpus = cpus;
     resolve_defaults(&f->opts);
     f->n_workers = workers;
     f->t = t;
@@ -321,6 +324,7 @@ static void run_init(tf__run *r, tf_farm *farm, size_t n_tasks,
     const tf_options *o = &farm->opts;
     *r = (tf__run){.n_tasks = n_tasks, .task = task, .user = user,
                    .opts = o, .n_workers = farm->n_workers,
+                   .cpus = farm->cpus.count,
                    .end_at_failure = o->stop_on_error || o->retries > 0,
                    .journal_fd = -1, .report = rep, .spare = farm->spare,
                    .watch_signals = !o->keep_signals};

@@ -229,7 +229,8 @@ typedef struct tf__run tf__run;
  * batches; the core (run.c) decides everything else. Each worker holds at
  * most `depth` jobs and answers them in the order they were sent. */
 typedef struct tf__transport {
-    int depth;                /* jobs queued per worker, 1 or 2 */
+    int depth;                /* jobs queued per worker, 1 or 2 (1 with
+                                 more workers than CPUs) */
     int can_kill;             /* a busy worker can be killed: time limits */
     /* The number of workers these options give, or a TF_E code; NULL for
      * the CPU-based default (tf_resolve_jobs). */
@@ -276,6 +277,7 @@ struct tf__run {
     void *user;
     const tf_options *opts;   /* the farm's, defaults already resolved */
     int n_workers;
+    int cpus;                 /* the CPUs the farm found at create */
     int end_at_failure;       /* a batch ends just after a failed task */
     int journal_fd;           /* a forked worker must close it; or -1 */
     tf__sched sched;

@@ -12,7 +12,11 @@
  *   - Everything here runs in the thread that called tf_farm_run(): the
  *     scheduler, the delivery and the batches' free list need no lock.
  *   - Each worker holds at most `depth` jobs, answered in order; the core
- *     keeps that queue, so a lost worker's jobs are known exactly.
+ *     keeps that queue, so a lost worker's jobs are known exactly. A
+ *     second job hides the hand-over (a worker finds its next job ready);
+ *     with more workers than CPUs there is no hand-over to hide, and a
+ *     job queued behind a time-sliced worker would only unbalance the
+ *     end, so depth is then 1.
  *   - Back-pressure, one rule in bytes for every order, backend, journal
  *     and resumed run: while the results waiting for delivery hold
  *     `limit` bytes, only the range that delivery waits for may go out.
@@ -65,6 +69,7 @@ struct tf__loop {
     void *st;
     queue *q;
     int outstanding;            /* jobs sent and not answered */
+    int depth;                  /* jobs queued per worker */
     size_t limit;               /* bytes that may wait for delivery */
     double grace_end;           /* < 0 until a signal stops the run */
     retry *retries;
@@ -409,7 +414,7 @@ static int dispatch(tf__run *r)
             if (rc != 0)
                 return rc;
         }
-        while (!L->q[w].dead && L->q[w].n < L->t->depth) {
+        while (!L->q[w].dead && L->q[w].n < L->depth) {
             int rc = send_one(r, w);
             if (rc == 1)
                 return 0;
@@ -427,6 +432,7 @@ static int setup(const tf__transport *t, void **state, tf__run *r,
 {
     memset(L, 0, sizeof(*L));
     L->t = t;
+    L->depth = r->n_workers > r->cpus ? 1 : t->depth;
     L->grace_end = -1;
     size_t limit = ((size_t)2 * (size_t)r->n_workers + 4) << 20;
     L->limit = limit < HELD_MAX ? limit : HELD_MAX;
