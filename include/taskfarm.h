@@ -58,7 +58,7 @@ extern "C" {
     X(ESYS, -4, "system call failed (see the error detail's sys_errno)")       \
     X(ETASKS, -5, "one or more tasks failed")                                  \
     X(ESTOPPED, -6, "run stopped at the first failed task")                    \
-    X(ECANCELED, -7, "run canceled by the result callback")                    \
+    X(ECANCELED, -7, "run canceled (by a callback or tf_farm_cancel)")         \
     X(EINTR, -8, "run interrupted by a signal")                                \
     X(ENOTBUILT, -9, "backend not built into this library (for "               \
                      "TF_BACKEND_MPI, link libtaskfarm_mpi instead: "          \
@@ -67,14 +67,15 @@ extern "C" {
     X(EBUSY, -10, "farm is already running")                                   \
     X(EWORLD, -11, "n_jobs differs from the MPI world size, or MPI is not "    \
                    "initialized")                                              \
-    X(EJOURNAL, -12, "the journal cannot be used (see the report)")
+    X(EJOURNAL, -12, "the journal cannot be used (see the report)")            \
+    X(EWORKER, -13, "a worker's on_worker_start hook failed")
 
 typedef enum {
     TF_OK = 0,
 #define TF__ERR_ENUM(name, val, msg) TF_##name = (val),
     TF_ERRNO_MAP(TF__ERR_ENUM)
 #undef TF__ERR_ENUM
-    TF_ERR_LAST = -12
+    TF_ERR_LAST = -13
 } tf_errno;
 
 /* A static, human-readable description of a TF_E... code (or of 0).
@@ -157,6 +158,26 @@ TF_API void tf_out_truncate(tf_out *out, size_t len);
 /* The length of this task's result so far. */
 TF_API size_t tf_out_len(const tf_out *out);
 
+/* This task's input, as the run's input callback wrote it (see
+ * tf_run_options.on_input): tf_in_len() bytes at tf_in_data(), valid during
+ * the task callback. Without an input callback (or with an empty input)
+ * the length is 0 and the pointer is not NULL. The bytes travel with the
+ * task to whatever worker runs it (thread, process or MPI rank). */
+TF_API const void *tf_in_data(const tf_out *out);
+TF_API size_t tf_in_len(const tf_out *out);
+
+/* The number of the worker running this task: 0..W-1 where W is
+ * tf_farm_workers(); with MPI, the rank. A worker that replaces a dead one
+ * keeps its number. The same number is passed to the worker hooks. */
+TF_API int tf_out_worker(const tf_out *out);
+
+/* Attaches a message to a task that is about to fail (return non-zero):
+ * it reaches the error callback and report.first_error as
+ * tf_task_error.message, across processes and ranks. Longer than 127 bytes,
+ * it is cut on a UTF-8 character boundary. A later call replaces it; it is
+ * ignored when the task succeeds. Returns 0, or TF_EINVAL for NULL. */
+TF_API int tf_out_error(tf_out *out, const char *message);
+
 /* ------------------------------------------------------------------------ */
 /* Callbacks                                                                */
 /* ------------------------------------------------------------------------ */
@@ -168,6 +189,15 @@ TF_API size_t tf_out_len(const tf_out *out);
  * (mpi) or the caller's thread (serial). It may run concurrently with itself
  * and must not call back into the farm. */
 typedef int (*tf_task_fn)(void *user, size_t index, tf_out *out);
+
+/* Writes the input of task `index` into `in` with tf_out_append() (or
+ * tf_out_extend()); any length, 0 included. Runs in the thread that called
+ * the run, when the task is dispatched, so it may read the caller's data
+ * without locks. It may be called again for the same index (a retry, a job
+ * given back after a worker was lost, a resumed run whose journal does not
+ * hold the task) and must then write the same bytes: inputs are never
+ * journaled. Return 0; non-zero cancels the run (TF_ECANCELED). */
+typedef int (*tf_input_fn)(void *user, size_t index, tf_out *in);
 
 /* Receives the result of task `index`: `len` bytes at `data` (never NULL,
  * even when len is 0), valid only during the call. Runs in the thread that called tf_farm_run(), one call at
@@ -192,6 +222,9 @@ typedef struct tf_task_error {
     tf_fail_kind kind;  /* why */
     int code;           /* return value, signal number or exit status */
     int attempts;       /* how many times it was tried */
+    /* What the task said with tf_out_error() on its last attempt,
+     * NUL-terminated; "" when it said nothing (and for crashes, time-outs). */
+    char message[128];
 } tf_task_error;
 
 /* Receives one failed task, in the caller's thread, in the same order as
@@ -296,11 +329,26 @@ typedef struct tf_options {
      * always let a running task finish): any other value is refused there
      * with TF_EINVAL. */
     double grace_seconds;
+    /* Worker hooks, NULL = none: run once in each worker, with its number
+     * (as tf_out_worker()), in the worker itself: its thread, its process
+     * (right after the fork, so it may open files, seed an RNG, load what
+     * each process needs once), its MPI rank (serial: the caller's thread).
+     * on_worker_start runs before the worker's first task; non-zero stops
+     * the run with TF_EWORKER before that worker runs any task, and the
+     * farm then refuses later runs with TF_EWORKER. A process worker that
+     * replaces a dead one runs it again. on_worker_stop runs after the
+     * worker's last task, at tf_farm_destroy(), in workers whose start hook
+     * succeeded; it does not run in a worker that was killed (a crash, a
+     * time limit, a stop that killed busy workers); its return value is
+     * ignored. Both get worker_user. */
+    int (*on_worker_start)(void *user, int worker);
+    int (*on_worker_stop)(void *user, int worker);
+    void *worker_user;
 } tf_options;
 
 #define TF_OPTIONS_INIT                                                     \
     {TF_BACKEND_AUTO, 0, 0, TF_ORDER_INDEX, 0, 0.0, 0, 0, NULL, NULL, 0.0, \
-     NULL, NULL, NULL, NULL, 0, 0.0, 0, 0.0}
+     NULL, NULL, NULL, NULL, 0, 0.0, 0, 0.0, NULL, NULL, NULL}
 
 /* "serial", "threads", "procs", "mpi" (and "auto"); never NULL. */
 TF_API const char *tf_backend_name(tf_backend backend);
@@ -383,6 +431,22 @@ TF_API void tf_farm_destroy(tf_farm *farm);
 /* The number of workers this farm runs. */
 TF_API int tf_farm_workers(const tf_farm *farm);
 
+/* The CPU count this farm detected at tf_farm_create() and which source
+ * decided it (as tf_cpus_detect), e.g. for "using 8 CPUs (from
+ * SLURM_CPUS_PER_TASK)". Returns 0, or TF_EINVAL for NULL. */
+TF_API int tf_farm_cpus(const tf_farm *farm, tf_cpus *out);
+
+/* Asks the run in progress on this farm to stop, as a callback that
+ * returns non-zero does: no new work starts, busy process workers are
+ * killed at once (threads, serial and MPI let their running batch end),
+ * and tf_farm_run() returns TF_ECANCELED with what was delivered intact,
+ * within about 100 ms. Returns at once; safe from any thread and from a
+ * signal handler (it only stores to an atomic flag). A cancel while no run
+ * is in progress does nothing: the next run is not affected.
+ * MPI: only on rank 0, which runs the callbacks; elsewhere TF_EINVAL.
+ * Returns 0, or TF_EINVAL (NULL farm, MPI rank other than 0). */
+TF_API int tf_farm_cancel(tf_farm *farm);
+
 /* Runs tasks 0..n_tasks-1 and returns when every task has been delivered
  * (or the run stopped).
  *
@@ -409,7 +473,8 @@ TF_API int tf_farm_workers(const tf_farm *farm);
  * task in memory).
  *
  * With the process backend, a worker is a fork of the caller made at the
- * first run and reused afterwards: it sees memory as it was at that fork.
+ * first run and reused afterwards: it sees memory as it was at that fork
+ * (give a reused farm new data through task inputs: tf_farm_run_with).
  * A worker that died (between runs too) is replaced before it gets work,
  * by a fork made then: the replacement sees memory as it is at that
  * moment, not as the others do. A death is blamed on a task only if that
@@ -418,6 +483,38 @@ TF_API int tf_farm_workers(const tf_farm *farm);
 TF_API int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
                        tf_result_fn on_result, tf_error_fn on_error, void *user,
                        tf_report *report);
+
+/* Per-run options: zero (TF_RUN_OPTIONS_INIT) means the farm's own. */
+typedef enum {
+    TF_RUN_ORDER_FARM = 0,    /* the farm's tf_options.order */
+    TF_RUN_ORDER_INDEX,
+    TF_RUN_ORDER_COMPLETED
+} tf_run_order;
+
+typedef struct tf_run_options {
+    /* The journal of this run (see tf_options.journal): NULL = the farm's;
+     * no_journal = 1 runs without one even if the farm has one. The key:
+     * NULL = the farm's. Only read during the call; copied as needed. */
+    const char *journal;
+    const void *journal_key;
+    size_t journal_key_len;
+    int no_journal;
+    tf_run_order order;
+    /* Task inputs (tf_input_fn), NULL = none; called with the run's
+     * `user`. Their bytes count in the same bound on memory as results. */
+    tf_input_fn on_input;
+} tf_run_options;
+
+#define TF_RUN_OPTIONS_INIT {NULL, NULL, 0, 0, TF_RUN_ORDER_FARM, NULL}
+
+/* tf_farm_run() with per-run options (NULL = all the farm's), so that one
+ * farm (one set of forked workers) serves runs with different journals,
+ * orders and inputs. Returns as tf_farm_run(); bad run options give
+ * TF_EINVAL before any callback runs. */
+TF_API int tf_farm_run_with(tf_farm *farm, const tf_run_options *run,
+                            size_t n_tasks, tf_task_fn task,
+                            tf_result_fn on_result, tf_error_fn on_error,
+                            void *user, tf_report *report);
 
 /* One call: create a farm with `opts`, run it once, destroy it.
  * joblib's Parallel(n_jobs)(delayed(f)(i) for i in range(N)), in C. */

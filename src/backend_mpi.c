@@ -17,7 +17,16 @@
  *     often and rank 0 stays a coordinator.
  *   - Each worker rank holds two jobs: one it computes and one waiting in
  *     its inbox, so it never waits for rank 0 to answer; results go back
- *     with non-blocking sends from two buffers in turn.
+ *     with non-blocking sends from two buffers in turn. A job is one
+ *     message: its header, then its inputs' slots and bytes when it has
+ *     them, sent without blocking from two buffers per rank in turn (a
+ *     large one is only taken when the rank has finished its current job,
+ *     and rank 0 must not wait for that). The rank reads the inputs in
+ *     place, from the message.
+ *   - Worker hooks: every rank runs the start hook at the farm's first
+ *     run, with its rank; if any rank's fails, every rank returns
+ *     TF_EWORKER from that run (an all-reduce decides). The stop hook runs
+ *     at tf_farm_destroy().
  *   - Rank 0 never blocks in a receive while it waits: it probes, computes
  *     its own task or sleeps briefly, and returns to the core at least
  *     every wait time-out, so that a signal is seen within about 50 ms.
@@ -48,11 +57,24 @@
 #define TAG_DATA 4
 #define IDLE_SLEEP_NS 50000   /* between two probes with nothing to do */
 
+/* A job message on its way to a rank: must stay alive until sent. */
+typedef struct jobbox {
+    unsigned char *buf;
+    size_t cap;
+    MPI_Request req;
+} jobbox;
+
 typedef struct mpi_state {
     MPI_Comm comm;
     int rank, size;
     tf__batch *local[2];      /* rank 0's own jobs; the first computing */
+    const tf__batch *local_in[2];  /* and their inputs (the core's) */
     int n_local;
+    jobbox *out;              /* rank 0: two per rank, in turn */
+    int *next_out;
+    unsigned char *inbox;     /* a worker rank: the job being computed */
+    size_t inbox_cap;
+    tf__hooks hooks;
 } mpi_state;
 
 /* What rank 0 broadcasts at the end of a run. */
@@ -81,10 +103,40 @@ static int mpi_workers(const tf_options *o)
     return size > TF_MAX_JOBS ? TF_ERANGE : size;
 }
 
+static void free_state(mpi_state *m)
+{
+    int done = 0;
+    MPI_Finalized(&done);
+    if (m->out != NULL && !done)
+        for (int i = 0; i < 2 * m->size; i++)
+            if (m->out[i].req != MPI_REQUEST_NULL)
+                MPI_Wait(&m->out[i].req, MPI_STATUS_IGNORE);
+    if (m->out != NULL)
+        for (int i = 0; i < 2 * m->size; i++)
+            free(m->out[i].buf);
+    if (!done)
+        MPI_Comm_free(&m->comm);
+    for (int i = 0; i < m->n_local; i++)
+        tf__batch_free(m->local[i]);
+    free(m->out);
+    free(m->next_out);
+    free(m->inbox);
+    free(m);
+}
+
+/* Every rank's start hook; any failure fails the run on every rank. */
+static int start_hooks(mpi_state *m)
+{
+    int mine = tf__hook_start(&m->hooks, m->rank), worst = 0;
+    MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MIN, m->comm);
+    if (worst != 0 && mine == 0)
+        tf__hook_stop(&m->hooks, m->rank); /* it will never run a task */
+    return worst;
+}
+
 static int mpi_start(void **state, int n, tf__run *r)
 {
     (void)n;
-    (void)r;
     mpi_state *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return TF_ENOMEM;
@@ -96,6 +148,19 @@ static int mpi_start(void **state, int n, tf__run *r)
     MPI_Comm_set_errhandler(m->comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(m->comm, &m->rank);
     MPI_Comm_size(m->comm, &m->size);
+    m->hooks = r->hooks;
+    m->out = calloc(2 * (size_t)m->size, sizeof(*m->out));
+    m->next_out = calloc((size_t)m->size, sizeof(*m->next_out));
+    int rc = m->out != NULL && m->next_out != NULL ? 0 : TF_ENOMEM;
+    for (int i = 0; rc == 0 && i < 2 * m->size; i++)
+        m->out[i].req = MPI_REQUEST_NULL;
+    int hooks = start_hooks(m); /* collective: every rank gets here */
+    if (rc == 0)
+        rc = hooks;
+    if (rc != 0) {
+        free_state(m);
+        return rc;
+    }
     *state = m;
     return 0;
 }
@@ -105,13 +170,8 @@ static void mpi_stop(void *state)
     mpi_state *m = state;
     if (m == NULL)
         return;
-    int done = 0;
-    MPI_Finalized(&done);
-    if (!done)
-        MPI_Comm_free(&m->comm);
-    for (int i = 0; i < m->n_local; i++)
-        tf__batch_free(m->local[i]);
-    free(m);
+    tf__hook_stop(&m->hooks, m->rank);
+    free_state(m);
 }
 
 /* ---- rank 0: the transport ------------------------------------------- */
@@ -120,6 +180,50 @@ static size_t mpi_cap(const void *state, int w)
 {
     const mpi_state *m = state;
     return rank_of(m, w) == 0 && m->size > 1 ? 1 : SIZE_MAX;
+}
+
+/* The job message, header then inputs, into box's buffer. */
+static int pack_job(jobbox *box, const tf__job *job, const tf__run *r,
+                    size_t *len)
+{
+    tf__wire_job msg;
+    tf__wire_job_of(&msg, job, r);
+    size_t slots = job->in != NULL ? job->count * sizeof(tf__slot) : 0;
+    size_t bytes = job->in != NULL ? job->in->len : 0;
+    *len = sizeof msg + slots + bytes;
+    if (*len > INT_MAX)
+        return TF_ERANGE; /* MPI counts are int */
+    if (*len > box->cap) {
+        unsigned char *grown = realloc(box->buf, *len);
+        if (grown == NULL)
+            return TF_ENOMEM;
+        box->buf = grown;
+        box->cap = *len;
+    }
+    memcpy(box->buf, &msg, sizeof msg);
+    if (slots > 0)
+        memcpy(box->buf + sizeof msg, job->in->slots, slots);
+    if (bytes > 0)
+        memcpy(box->buf + sizeof msg + slots, job->in->data, bytes);
+    return 0;
+}
+
+/* Two buffers per rank in turn: the older one's send is complete once
+ * its job has been answered, which it was before a third job goes out. */
+static int send_job(mpi_state *m, int to, const tf__job *job, tf__run *r)
+{
+    jobbox *box = &m->out[2 * to + m->next_out[to]];
+    m->next_out[to] ^= 1;
+    if (box->req != MPI_REQUEST_NULL)
+        MPI_Wait(&box->req, MPI_STATUS_IGNORE);
+    size_t len;
+    int rc = pack_job(box, job, r, &len);
+    if (rc != 0)
+        return rc;
+    if (MPI_Isend(box->buf, (int)len, MPI_BYTE, to, TAG_JOB, m->comm,
+                  &box->req) != MPI_SUCCESS)
+        return TF_ESYS;
+    return 0;
 }
 
 static int mpi_send(void *state, int w, const tf__job *job, tf__run *r)
@@ -132,15 +236,11 @@ static int mpi_send(void *state, int w, const tf__job *job, tf__run *r)
             tf__batch_free(b);
             return TF_ENOMEM;
         }
+        m->local_in[m->n_local] = job->in;
         m->local[m->n_local++] = b;
         return 0;
     }
-    tf__wire_job msg;
-    tf__wire_job_of(&msg, job, r);
-    if (MPI_Send(&msg, (int)sizeof msg, MPI_BYTE, to, TAG_JOB, m->comm) !=
-        MPI_SUCCESS)
-        return TF_ESYS;
-    return 0;
+    return send_job(m, to, job, r);
 }
 
 /* Receives the next message from `from` with `tag` and throws it away,
@@ -221,12 +321,14 @@ static void receive(mpi_state *m, int from, tf__run *r, tf__event *ev)
 /* One task of rank 0's own job; 1 when that job is complete (in ev). */
 static int step_local(mpi_state *m, tf__run *r, tf__event *ev)
 {
-    const tf__exec how = {r->task, r->user, r->end_at_failure, NULL, NULL};
+    const tf__exec how = {r->task, r->user, r->end_at_failure, NULL, NULL,
+                          m->local_in[0], 0};
     if (!tf__batch_step(m->local[0], &how))
         return 0;
     *ev = (tf__event){.kind = TF__EV_BATCH, .worker = m->size - 1,
                       .batch = m->local[0]};
     m->local[0] = m->local[1];
+    m->local_in[0] = m->local_in[1];
     m->n_local--;
     return 1;
 }
@@ -290,6 +392,44 @@ static void send_result(mpi_state *m, outbox *o)
     o->busy = 1;
 }
 
+/* The next job message from rank 0, whatever its size, into the inbox. */
+static void recv_job(mpi_state *m, tf__wire_job *job, tf__batch *in)
+{
+    MPI_Message msg;
+    MPI_Status st;
+    int count = 0;
+    if (MPI_Mprobe(0, TAG_JOB, m->comm, &msg, &st) != MPI_SUCCESS)
+        MPI_Abort(m->comm, 76);
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    if (count < (int)sizeof *job)
+        MPI_Abort(m->comm, 76);
+    if ((size_t)count > m->inbox_cap) {
+        free(m->inbox);
+        m->inbox = malloc((size_t)count);
+        m->inbox_cap = m->inbox != NULL ? (size_t)count : 0;
+        if (m->inbox == NULL)
+            MPI_Abort(m->comm, 71);
+    }
+    if (MPI_Mrecv(m->inbox, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE) !=
+        MPI_SUCCESS)
+        MPI_Abort(m->comm, 76);
+    memcpy(job, m->inbox, sizeof *job);
+    if (!job->has_in)
+        return;
+    /* A view of the inputs, in place: the message holds the slots (8-byte
+     * aligned after the header) and then the bytes. */
+    size_t slots = job->count * sizeof(tf__slot);
+    if (job->count > TF_MAX_TASKS ||
+        (uint64_t)count != sizeof *job + slots + job->in_len)
+        MPI_Abort(m->comm, 76);
+    *in = (tf__batch){.start = job->start, .count = job->count,
+                      .slots = (tf__slot *)(void *)(m->inbox + sizeof *job),
+                      .data = m->inbox + sizeof *job + slots,
+                      .len = job->in_len};
+    if (tf__wire_check_inputs(job, in->slots) != 0)
+        MPI_Abort(m->comm, 76);
+}
+
 /* Computes jobs until STOP, into two buffers in turn: while one result
  * travels, the next job (already queued by rank 0) is computed. */
 static int mpi_serve(void *state, tf__run *r)
@@ -297,16 +437,16 @@ static int mpi_serve(void *state, tf__run *r)
     mpi_state *m = state;
     outbox box[2] = {{.batch = tf__batch_take(&r->spare)},
                      {.batch = tf__batch_take(&r->spare)}};
-    const tf__exec how = {r->task, r->user, r->end_at_failure, NULL, NULL};
     if (box[0].batch == NULL || box[1].batch == NULL)
         MPI_Abort(m->comm, 71);
     for (int cur = 0;; cur ^= 1) {
         tf__wire_job job;
-        if (MPI_Recv(&job, (int)sizeof job, MPI_BYTE, 0, TAG_JOB, m->comm,
-                     MPI_STATUS_IGNORE) != MPI_SUCCESS)
-            MPI_Abort(m->comm, 76);
+        tf__batch in;
+        recv_job(m, &job, &in);
         if (job.count == 0)
             break;
+        tf__exec how = {r->task, r->user, r->end_at_failure, NULL, NULL,
+                        job.has_in ? &in : NULL, m->rank};
         wait_sent(&box[cur]);
         if (tf__batch_exec(box[cur].batch, job.start, job.count, &how) != 0)
             MPI_Abort(m->comm, 71); /* out of memory on a worker rank */
@@ -330,6 +470,9 @@ static int mpi_finish(void *state, tf__run *r, int rc)
         tf__wire_job stop = {0};
         for (int to = 1; to < m->size; to++)
             MPI_Send(&stop, (int)sizeof stop, MPI_BYTE, to, TAG_JOB, m->comm);
+        for (int i = 0; i < 2 * m->size; i++)
+            if (m->out[i].req != MPI_REQUEST_NULL)
+                MPI_Wait(&m->out[i].req, MPI_STATUS_IGNORE);
         o = (outcome){rc, r->deliver.status, r->interrupted, r->sys_errno,
                       *r->report};
     }

@@ -14,7 +14,12 @@
  *   - Everything on this side runs in the caller's thread. The sockets are
  *     read without blocking, a message assembled as its bytes arrive, so a
  *     worker that stalls half-way through a message cannot stall the
- *     others. Every header is checked against the job it answers before
+ *     others. Jobs are written without blocking too (a job's inputs may be
+ *     larger than the socket holds while the worker is still computing its
+ *     previous job): what does not fit waits in the worker's outbox and
+ *     goes out when poll says the socket is writable. The bytes are sent
+ *     from the core's input batch, which lives until the job is answered
+ *     or the worker is lost. Every header is checked against the job it answers before
  *     anything is allocated, the slots before the batch is used: a
  *     malformed message is a lost worker (killed, TF_FAIL_LOST).
  *   - A worker that dies (any signal, any exit, out of memory) shows up as
@@ -28,6 +33,10 @@
  *   - With no more workers than CPUs in the affinity mask, worker i stays
  *     on the i-th of them.
  *   - Destroy kills and reaps every worker: no zombies, no descriptors left.
+ *     With an on_worker_stop hook it closes their sockets instead and
+ *     waits for them to run it and exit.
+ *   - The start hook runs in the child right after the fork; a child whose
+ *     hook failed answers its first job with a header that says so.
  *   - A new worker closes its siblings' sockets and the run's journal: a
  *     worker orphaned by a killed parent must not keep the journal's lock
  *     from the rerun. (The caller's other descriptors stay open: a task
@@ -63,16 +72,27 @@ typedef struct rx {
     int part;           /* 0 header, 1 slots, 2 bytes */
 } rx;
 
+/* A job on its way out: its header (a copy), then its inputs' slots and
+ * bytes (the core's), `done` bytes of it written so far. */
+typedef struct tx {
+    tf__wire_job m;
+    const void *slots, *data;
+    size_t slots_len, data_len, done;
+} tx;
+
 typedef struct worker {
     pid_t pid;          /* 0 = not running */
     int fd;             /* the parent's end of the socketpair, or -1 */
     int pidfd;          /* readable when the process ends; -1 = none */
     rx in;
+    tx out[2];          /* oldest first */
+    int n_out;
 } worker;
 
 typedef struct procs {
     worker *w;
     int n;
+    tf__hooks hooks;
     tf__worker_slot *slots;   /* shared with the workers */
     char **env;               /* the workers' environment */
     cpu_set_t *cpus;          /* worker i's CPU, or NULL: not pinned */
@@ -146,8 +166,9 @@ static int spawn(procs *p, int i, const tf__run *r)
     if (r->journal_fd >= 0)
         p->close_fds[n_close++] = r->journal_fd;
     atomic_store(&p->slots[i].started_ns, 0);
-    tf__worker_setup setup = {sv[1], &p->slots[i], p->env, p->close_fds,
-                              n_close, p->cpus != NULL ? &p->cpus[i] : NULL};
+    tf__worker_setup setup = {sv[1], i, &p->hooks, &p->slots[i], p->env,
+                              p->close_fds, n_close,
+                              p->cpus != NULL ? &p->cpus[i] : NULL};
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -167,11 +188,12 @@ static int spawn(procs *p, int i, const tf__run *r)
     return 0;
 }
 
-/* Forgets a message half received. */
+/* Forgets a message half received, and every job not yet written. */
 static void drop_message(worker *w)
 {
     tf__batch_free(w->in.b);
     w->in = (rx){0};
+    w->n_out = 0;
 }
 
 static void close_fds(worker *w)
@@ -223,6 +245,7 @@ static void kill_worker(worker *w)
  * after EXIT_WAIT_SECONDS, killed and reported as lost. */
 static void ended(worker *w, int *kind, int *code)
 {
+    w->n_out = 0; /* nothing more goes to it */
     int status = 0;
     double give_up = tf__now() + EXIT_WAIT_SECONDS;
     while (!exited(w, &status) && tf__now() < give_up)
@@ -254,12 +277,14 @@ static void *part_buffer(rx *in, size_t *len)
     }
 }
 
-/* The header is complete: check it against the job, make the batch. */
+/* The header is complete: check it against the job, make the batch.
+ * 0, 2 (the worker's start hook failed: nothing follows) or -1. */
 static int accept_header(rx *in, int w, tf__run *r)
 {
     const tf__job *job = tf__run_head(r, w);
-    if (tf__wire_check_header(&in->h, job) != 0)
-        return -1;
+    int ok = tf__wire_check_header(&in->h, job);
+    if (ok != 0)
+        return ok == 1 ? 2 : -1;
     tf__batch *b = tf__batch_take(&r->spare);
     if (b == NULL || tf__batch_reset(b, in->h.start, in->h.count) != 0 ||
         tf__batch_reserve(b, in->h.len) != 0) {
@@ -270,12 +295,16 @@ static int accept_header(rx *in, int w, tf__run *r)
     return 0;
 }
 
-/* A part is complete: move on. 1 when the whole message is in. */
+/* A part is complete: move on. 1 when the whole message is in, 2 when it
+ * was a start hook's failure. */
 static int next_part(rx *in, int w, tf__run *r)
 {
     in->got = 0;
-    if (in->part == 0 && accept_header(in, w, r) != 0)
-        return -1;
+    if (in->part == 0) {
+        int ok = accept_header(in, w, r);
+        if (ok != 0)
+            return ok;
+    }
     if (in->part == 1 &&
         tf__wire_check_slots(&in->h, in->b->slots, tf__run_head(r, w),
                              r->end_at_failure) != 0)
@@ -300,6 +329,12 @@ static int receive(worker *wk, int w, tf__run *r, tf__event *ev)
             int done = next_part(in, w, r);
             if (done < 0)
                 return -2;
+            if (done == 2) {
+                *ev = (tf__event){.kind = TF__EV_FAILED, .worker = w,
+                                  .rc = TF_EWORKER};
+                in->part = 0;
+                return 1;
+            }
             if (done == 1) {
                 *ev = (tf__event){.kind = TF__EV_BATCH, .worker = w,
                                   .batch = in->b};
@@ -339,8 +374,22 @@ static void lost(procs *p, int w, int malformed, tf__run *r, tf__event *ev)
 
 /* ---- the transport ---------------------------------------------------- */
 
+/* With a stop hook: end of file tells each worker to run it and exit. */
+static void close_and_wait(procs *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        if (p->w[i].fd >= 0)
+            close(p->w[i].fd);
+        p->w[i].fd = -1;
+    }
+    for (int i = 0; i < p->n; i++)
+        reap(&p->w[i]);
+}
+
 static void procs_free(procs *p)
 {
+    if (p->hooks.stop != NULL && p->w != NULL)
+        close_and_wait(p);
     /* Signal every worker, then reap them: they die in parallel. */
     for (int i = 0; i < p->n; i++)
         if (p->w[i].pid > 0)
@@ -442,6 +491,7 @@ static int procs_start(void **state, int n, tf__run *r)
     procs *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return TF_ENOMEM;
+    p->hooks = r->hooks;
     int rc = procs_alloc(p, n, r->cpus);
     for (int i = 0; i < n && rc == 0; i++)
         rc = procs_revive(p, i, r);
@@ -459,24 +509,68 @@ static void procs_stop(void *state)
         procs_free(state);
 }
 
-/* A failed send means the worker is gone: its socket then reads as end of
- * file, and the next wait reports it. */
+/* The iovecs of what is left of t. */
+static int tx_iov(const tx *t, struct iovec *iov)
+{
+    const void *base[3] = {&t->m, t->slots, t->data};
+    size_t len[3] = {sizeof t->m, t->slots_len, t->data_len};
+    size_t skip = t->done;
+    int n = 0;
+    for (int k = 0; k < 3; k++) {
+        if (skip >= len[k]) {
+            skip -= len[k];
+            continue;
+        }
+        iov[n++] = (struct iovec){(char *)base[k] + skip, len[k] - skip};
+        skip = 0;
+    }
+    return n;
+}
+
+/* Writes what the socket takes now. A failed write means the worker is
+ * gone: its socket then reads as end of file, and a wait reports it. */
+static void flush(worker *wk)
+{
+    while (wk->n_out > 0) {
+        tx *t = &wk->out[0];
+        struct iovec iov[3];
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 0};
+        mh.msg_iovlen = (size_t)tx_iov(t, iov);
+        ssize_t n = mh.msg_iovlen == 0
+                        ? 0
+                        : sendmsg(wk->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n < 0) {
+            wk->n_out = 0;
+            return;
+        }
+        t->done += (size_t)n;
+        if (t->done == sizeof t->m + t->slots_len + t->data_len) {
+            wk->out[0] = wk->out[1];
+            wk->n_out--;
+        }
+    }
+}
+
 static int procs_send(void *state, int w, const tf__job *job, tf__run *r)
 {
     procs *p = state;
-    tf__wire_job m;
-    tf__wire_job_of(&m, job, r);
-    const char *c = (const char *)&m;
-    size_t left = sizeof m;
-    while (left > 0) {
-        ssize_t n = send(p->w[w].fd, c, left, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            break;
-        c += n;
-        left -= (size_t)n;
+    worker *wk = &p->w[w];
+    if (wk->fd < 0)
+        return 0;
+    tx *t = &wk->out[wk->n_out++];
+    *t = (tx){.done = 0};
+    tf__wire_job_of(&t->m, job, r);
+    if (job->in != NULL) {
+        t->slots = job->in->slots;
+        t->slots_len = job->count * sizeof(tf__slot);
+        t->data = job->in->data;
+        t->data_len = job->in->len;
     }
+    flush(wk);
     return 0;
 }
 
@@ -494,9 +588,12 @@ static int scan(procs *p, int n, tf__run *r, tf__event *ev)
 {
     for (int k = 0; k < n; k++) {
         int at = (p->next_poll + k) % n;
-        if (p->pfd[2 * at].revents == 0)
-            continue;
+        short ev_bits = p->pfd[2 * at].revents;
         int w = p->pfd_worker[at];
+        if (ev_bits & POLLOUT)
+            flush(&p->w[w]);
+        if ((ev_bits & ~POLLOUT) == 0)
+            continue;
         int got = receive(&p->w[w], w, r, ev);
         if (got == 0)
             continue;
@@ -507,7 +604,8 @@ static int scan(procs *p, int n, tf__run *r, tf__event *ev)
     }
     for (int k = 0; k < n; k++) {
         int w = p->pfd_worker[k], status;
-        if (p->pfd[2 * k + 1].revents == 0 || p->pfd[2 * k].revents != 0 ||
+        if (p->pfd[2 * k + 1].revents == 0 ||
+            (p->pfd[2 * k].revents & ~POLLOUT) != 0 ||
             !exited(&p->w[w], &status))
             continue;
         *ev = (tf__event){.kind = TF__EV_LOST, .worker = w};
@@ -524,7 +622,8 @@ static int procs_wait(void *state, double timeout, tf__run *r, tf__event *ev)
     for (int i = 0; i < p->n; i++) {
         if (p->w[i].pid == 0)
             continue;
-        p->pfd[2 * n] = (struct pollfd){p->w[i].fd, POLLIN, 0};
+        short want = p->w[i].n_out > 0 ? POLLIN | POLLOUT : POLLIN;
+        p->pfd[2 * n] = (struct pollfd){p->w[i].fd, want, 0};
         p->pfd[2 * n + 1] = (struct pollfd){p->w[i].pidfd, POLLIN, 0};
         p->pfd_worker[n++] = i;
     }

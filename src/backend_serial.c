@@ -11,19 +11,32 @@
 typedef struct serial {
     tf__job job;
     int queued;
+    tf__hooks hooks;
 } serial;
 
+/* The one worker is the caller's thread: its hooks run there. */
 static int serial_start(void **state, int n, tf__run *r)
 {
     (void)n;
-    (void)r;
-    *state = calloc(1, sizeof(serial));
-    return *state != NULL ? 0 : TF_ENOMEM;
+    serial *s = calloc(1, sizeof(serial));
+    if (s == NULL)
+        return TF_ENOMEM;
+    s->hooks = r->hooks;
+    int rc = tf__hook_start(&s->hooks, 0);
+    if (rc != 0) {
+        free(s);
+        return rc;
+    }
+    *state = s;
+    return 0;
 }
 
 static void serial_stop(void *state)
 {
-    free(state);
+    serial *s = state;
+    if (s != NULL)
+        tf__hook_stop(&s->hooks, 0);
+    free(s);
 }
 
 static int serial_send(void *state, int w, const tf__job *job, tf__run *r)
@@ -43,7 +56,8 @@ static int serial_wait(void *state, double timeout, tf__run *r, tf__event *ev)
     if (!s->queued)
         return 0;
     s->queued = 0;
-    const tf__exec how = {r->task, r->user, r->end_at_failure, NULL, NULL};
+    const tf__exec how = {r->task, r->user, r->end_at_failure, NULL, NULL,
+                          s->job.in, 0};
     tf__batch *b = tf__batch_take(&r->spare);
     if (b == NULL || tf__batch_exec(b, s->job.start, s->job.count, &how) != 0) {
         tf__batch_free(b);

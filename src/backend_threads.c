@@ -18,7 +18,11 @@
  *     the core waits for the jobs already given out (a batch is about
  *     2 ms of work unless batch_size says otherwise).
  *   - Shutdown (destroy): workers finish what their mailbox holds, see
- *     `shutdown` and leave; the caller joins them.
+ *     `shutdown`, run the stop hook and leave; the caller joins them.
+ *   - Each thread runs the start hook before it waits for its first job;
+ *     if the hook fails, the thread computes nothing and answers every job
+ *     with a batch that says so (status TF_EWORKER), which stops the run.
+ *   - A job's inputs are read in place, from the core's batch.
  *
  * Lock invariants (pool->lock): mailboxes, finished, shutdown.
  */
@@ -50,6 +54,7 @@ typedef struct worker_arg {
 } worker_arg;
 
 struct pool {
+    tf__hooks hooks;
     pthread_mutex_t lock;
     pthread_cond_t done_cv;     /* the caller: a batch finished */
     pthread_t *threads;
@@ -71,12 +76,18 @@ static void finish(pool *p, tf__batch *b)
     pthread_cond_signal(&p->done_cv);
 }
 
-static void compute(const mail *m, tf__batch *b)
+static void compute(const mail *m, tf__batch *b, int w, int hook_rc)
 {
     const tf__run *r = m->run;
-    const tf__exec how = {r->task, r->user, r->end_at_failure, NULL, NULL};
-    if (tf__batch_exec(b, m->job.start, m->job.count, &how) != 0)
-        b->count = 0; /* out of memory: the caller sees an empty batch */
+    const tf__exec how = {r->task, r->user, r->end_at_failure, NULL, NULL,
+                          m->job.in, w};
+    if (hook_rc != 0) {
+        tf__batch_reset(b, m->job.start, 0);
+        b->status = hook_rc;
+    } else if (tf__batch_exec(b, m->job.start, m->job.count, &how) != 0) {
+        b->count = 0;
+        b->status = TF_ENOMEM;
+    }
 }
 
 static void *worker_main(void *arg)
@@ -84,6 +95,7 @@ static void *worker_main(void *arg)
     pool *p = ((worker_arg *)arg)->p;
     int w = ((worker_arg *)arg)->w;
     mailbox *box = &p->box[w];
+    int hook_rc = tf__hook_start(&p->hooks, w);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->shutdown && box->n == 0)
@@ -92,7 +104,7 @@ static void *worker_main(void *arg)
             break;
         mail m = box->m[0];
         pthread_mutex_unlock(&p->lock);
-        compute(&m, m.batch);
+        compute(&m, m.batch, w, hook_rc);
         m.batch->worker = w;
         pthread_mutex_lock(&p->lock);
         box->m[0] = box->m[1];
@@ -100,6 +112,8 @@ static void *worker_main(void *arg)
         finish(p, m.batch);
     }
     pthread_mutex_unlock(&p->lock);
+    if (hook_rc == 0)
+        tf__hook_stop(&p->hooks, w);
     return NULL;
 }
 
@@ -152,6 +166,7 @@ static int threads_start(void **state, int n, tf__run *r)
     p->threads = calloc((size_t)n, sizeof(*p->threads));
     p->args = calloc((size_t)n, sizeof(*p->args));
     p->box = calloc((size_t)n, sizeof(*p->box));
+    p->hooks = r->hooks;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->done_cv, NULL);
     if (p->threads == NULL || p->args == NULL || p->box == NULL) {
@@ -217,9 +232,9 @@ static int threads_wait(void *state, double timeout, tf__run *r,
     pthread_mutex_unlock(&p->lock);
     if (b == NULL)
         return 0;
-    if (b->count == 0) {
+    if (b->status != 0) {
         *ev = (tf__event){.kind = TF__EV_FAILED, .worker = b->worker,
-                          .rc = TF_ENOMEM};
+                          .rc = b->status};
         tf__batch_free(b);
         return 0;
     }

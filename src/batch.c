@@ -67,6 +67,7 @@ int tf__batch_reset(tf__batch *b, size_t start, size_t count)
     b->count = count;
     b->len = 0;
     b->seconds = 0;
+    b->status = 0;
     b->next = NULL;
     return 0;
 }
@@ -97,13 +98,51 @@ int tf__batch_begin(tf__batch *b, size_t start, size_t count)
     return 0;
 }
 
+static const unsigned char no_input[1];
+
+/* Task `index`'s input: its slot in how->in, which covers the batch. */
+static void find_input(const tf__exec *how, size_t index, tf_out *out)
+{
+    out->in = no_input;
+    const tf__batch *in = how->in;
+    if (in == NULL || index < in->start || index - in->start >= in->count)
+        return;
+    const tf__slot *s = &in->slots[index - in->start];
+    if (s->len > 0) {
+        out->in = in->data + s->off;
+        out->in_len = s->len;
+    }
+}
+
+/* A failed task: its partial bytes are dropped; its message, if it left
+ * one, takes their place. */
+static void record_failure(tf__batch *b, tf__slot *s, const tf_out *out,
+                           int rc)
+{
+    b->len = out->base;
+    s->len = 0;
+    if (out->msg_len > 0 && tf__batch_reserve(b, b->len + out->msg_len) == 0) {
+        memcpy(b->data + b->len, out->msg, out->msg_len);
+        b->len += out->msg_len;
+        s->len = out->msg_len;
+    }
+    s->fail = TF_FAIL_ERROR;
+    s->code = rc;
+}
+
 /* Computes the batch's next task; 1 when the batch is complete. */
 static int next_task(tf__batch *b, const tf__exec *how)
 {
     size_t i = b->done++;
     size_t index = b->start + i;
     tf__slot *s = &b->slots[i];
-    tf_out out = {b, b->len};
+    tf_out out;
+    out.batch = b;
+    out.base = b->len;
+    out.in_len = 0;
+    out.worker = how->worker;
+    out.msg_len = 0;
+    find_input(how, index, &out);
     if (how->before != NULL)
         how->before(how->ctx, index);
     int rc = how->task(how->user, index, &out);
@@ -114,10 +153,7 @@ static int next_task(tf__batch *b, const tf__exec *how)
         s->fail = 0;
         s->code = 0;
     } else {
-        b->len = out.base; /* a failed task's partial bytes are dropped */
-        s->len = 0;
-        s->fail = TF_FAIL_ERROR;
-        s->code = rc;
+        record_failure(b, s, &out, rc);
         if (how->end_at_failure)
             b->count = b->done;
     }
@@ -188,4 +224,56 @@ void tf_out_truncate(tf_out *out, size_t len)
 size_t tf_out_len(const tf_out *out)
 {
     return out->batch->len - out->base;
+}
+
+const void *tf_in_data(const tf_out *out)
+{
+    return out->in;
+}
+
+size_t tf_in_len(const tf_out *out)
+{
+    return out->in_len;
+}
+
+int tf_out_worker(const tf_out *out)
+{
+    return out->worker;
+}
+
+/* The longest prefix of s, at most max bytes, that does not end inside a
+ * UTF-8 character. */
+static size_t utf8_cut(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+int tf_out_error(tf_out *out, const char *message)
+{
+    if (out == NULL || message == NULL)
+        return TF_EINVAL;
+    out->msg_len = utf8_cut(message, TF__MSG_MAX);
+    memcpy(out->msg, message, out->msg_len);
+    return 0;
+}
+
+/* ---- the worker hooks, in whatever a worker is ------------------------ */
+
+int tf__hook_start(const tf__hooks *h, int worker)
+{
+    if (h->start == NULL)
+        return 0;
+    return h->start(h->user, worker) == 0 ? 0 : TF_EWORKER;
+}
+
+void tf__hook_stop(const tf__hooks *h, int worker)
+{
+    if (h->stop != NULL)
+        h->stop(h->user, worker);
 }

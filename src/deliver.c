@@ -59,10 +59,16 @@ void tf__deliver_finish(tf__deliver *d)
     progress(d, 1);
 }
 
-static int deliver_failure(tf__deliver *d, size_t index, const tf__slot *s)
+/* A failed slot's bytes are its message. */
+static int deliver_failure(tf__deliver *d, size_t index, const tf__batch *b,
+                           const tf__slot *s)
 {
     tf_report *rep = d->report;
-    tf_task_error err = {index, (tf_fail_kind)s->fail, s->code, s->attempts};
+    tf_task_error err = {index, (tf_fail_kind)s->fail, s->code, s->attempts,
+                         {0}};
+    size_t n = s->len < sizeof err.message ? s->len : sizeof err.message - 1;
+    if (n > 0)
+        memcpy(err.message, b->data + s->off, n);
     rep->n_failed++;
     if (!rep->has_error || index < rep->first_error.index) {
         rep->first_error = err;
@@ -84,7 +90,7 @@ static int deliver_one(tf__deliver *d, const tf__batch *b)
         if (s->attempts > 1)
             d->report->n_retried++;
         if (s->fail != 0) {
-            int rc = deliver_failure(d, index, s);
+            int rc = deliver_failure(d, index, b, s);
             if (rc != 0)
                 return rc;
             continue;

@@ -125,6 +125,12 @@ struct tf_farm {
     tf_cpus cpus;             /* what this machine, job or step allows */
     int n_workers;
     int running;
+    int delivers;             /* this process runs the callbacks (MPI) */
+    int broken;               /* a worker's start hook failed */
+    /* tf_farm_cancel(): `cancel` is only set while `active`, so that a
+     * cancel between runs leaves the next run alone. Atomic (lock-free),
+     * so both are safe from a signal handler and any thread. */
+    atomic_int active, cancel;
     const tf__transport *t;
     void *state;              /* the transport's, once started */
     tf__batch *spare;         /* batches kept from run to run */
@@ -213,6 +219,9 @@ int tf_farm_create(tf_farm **out, const tf_options *opts)
     resolve_defaults(&f->opts);
     f->n_workers = workers;
     f->t = t;
+    f->delivers = t->delivers == NULL || t->delivers();
+    atomic_init(&f->active, 0);
+    atomic_init(&f->cancel, 0);
     *out = f;
     return 0;
 }
@@ -230,6 +239,23 @@ void tf_farm_destroy(tf_farm *farm)
 int tf_farm_workers(const tf_farm *farm)
 {
     return farm != NULL ? farm->n_workers : TF_EINVAL;
+}
+
+int tf_farm_cpus(const tf_farm *farm, tf_cpus *out)
+{
+    if (farm == NULL || out == NULL)
+        return TF_EINVAL;
+    *out = farm->cpus;
+    return 0;
+}
+
+int tf_farm_cancel(tf_farm *farm)
+{
+    if (farm == NULL || !farm->delivers)
+        return TF_EINVAL;
+    if (atomic_load(&farm->active))
+        atomic_store(&farm->cancel, 1);
+    return 0;
 }
 
 static void report_begin(tf_report *rep, size_t n_tasks, int workers)
@@ -252,7 +278,7 @@ static int run_result(const tf__run *r, int backend_rc)
 
 static int delivers_here(const tf_farm *farm)
 {
-    return farm->t->delivers == NULL || farm->t->delivers();
+    return farm->delivers;
 }
 
 /* Opens the run's journal, if it has one; only the tasks it does not hold
@@ -318,16 +344,44 @@ static int drive(tf_farm *farm, tf__run *r)
     return rc;
 }
 
-static void run_init(tf__run *r, tf_farm *farm, size_t n_tasks,
-                     tf_task_fn task, void *user, tf_report *rep)
+/* The farm's options with this run's in their place. */
+static int run_options(const tf_farm *farm, const tf_run_options *ro,
+                       tf_options *o)
 {
-    const tf_options *o = &farm->opts;
+    *o = farm->opts;
+    if (ro == NULL)
+        return 0;
+    if ((ro->journal_key == NULL && ro->journal_key_len > 0) ||
+        (ro->no_journal != 0 && ro->no_journal != 1) ||
+        (unsigned)ro->order > TF_RUN_ORDER_COMPLETED)
+        return TF_EINVAL;
+    if (ro->journal != NULL)
+        o->journal = ro->journal;
+    if (ro->journal_key != NULL) {
+        o->journal_key = ro->journal_key;
+        o->journal_key_len = ro->journal_key_len;
+    }
+    if (ro->no_journal)
+        o->journal = NULL;
+    if (ro->order != TF_RUN_ORDER_FARM)
+        o->order = ro->order == TF_RUN_ORDER_INDEX ? TF_ORDER_INDEX
+                                                   : TF_ORDER_COMPLETED;
+    return 0;
+}
+
+static void run_init(tf__run *r, tf_farm *farm, const tf_options *o,
+                     size_t n_tasks, tf_task_fn task, void *user,
+                     tf_report *rep)
+{
     *r = (tf__run){.n_tasks = n_tasks, .task = task, .user = user,
                    .opts = o, .n_workers = farm->n_workers,
                    .cpus = farm->cpus.count,
                    .end_at_failure = o->stop_on_error || o->retries > 0,
                    .journal_fd = -1, .report = rep, .spare = farm->spare,
-                   .watch_signals = !o->keep_signals};
+                   .watch_signals = !o->keep_signals,
+                   .cancel = &farm->cancel,
+                   .hooks = {o->on_worker_start, o->on_worker_stop,
+                             o->worker_user}};
     tf__sched_init(&r->sched, n_tasks, o->batch_size, farm->n_workers,
                    TARGET_BATCH_SECONDS);
 }
@@ -341,14 +395,38 @@ static int refuse_everywhere(tf_farm *farm, tf__run *r, int rc)
         return rc;
     tf__sched_stop(&r->sched);
     r->early_rc = rc;
-    tf__deliver_init(&r->deliver, r->n_tasks, &farm->opts, NULL, NULL, NULL,
+    tf__deliver_init(&r->deliver, r->n_tasks, r->opts, NULL, NULL, NULL,
                      r->report);
     return tf__run_loop(farm->t, &farm->state, r);
+}
+
+/* Marks the farm running, for tf_farm_cancel(): a cancel from before
+ * this point is forgotten. */
+static void begin_active(tf_farm *farm)
+{
+    farm->running = 1;
+    atomic_store(&farm->cancel, 0);
+    atomic_store(&farm->active, 1);
+}
+
+static void end_active(tf_farm *farm)
+{
+    atomic_store(&farm->active, 0);
+    atomic_store(&farm->cancel, 0);
+    farm->running = 0;
 }
 
 int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
                 tf_result_fn on_result, tf_error_fn on_error, void *user,
                 tf_report *report)
+{
+    return tf_farm_run_with(farm, NULL, n_tasks, task, on_result, on_error,
+                            user, report);
+}
+
+int tf_farm_run_with(tf_farm *farm, const tf_run_options *run,
+                     size_t n_tasks, tf_task_fn task, tf_result_fn on_result,
+                     tf_error_fn on_error, void *user, tf_report *report)
 {
     tf_report scratch;
     tf_report *rep = report != NULL ? report : &scratch;
@@ -359,33 +437,41 @@ int tf_farm_run(tf_farm *farm, size_t n_tasks, tf_task_fn task,
         return TF_ERANGE;
     if (farm->running)
         return TF_EBUSY;
+    if (farm->broken)
+        return TF_EWORKER;
+    tf_options o;
+    int rc = run_options(farm, run, &o);
+    if (rc != 0)
+        return rc;
 
     double t0 = tf__now();
     tf__run r;
-    run_init(&r, farm, n_tasks, task, user, rep);
+    run_init(&r, farm, &o, n_tasks, task, user, rep);
+    r.on_input = run != NULL ? run->on_input : NULL;
     tf__journal *journal;
     tf__journal_status jst = {0};
-    int rc = open_journal(farm, &r, &journal, &jst);
+    rc = open_journal(farm, &r, &journal, &jst);
     if (rc != 0) {
         tf__journal_close(journal, 0);
         tf__sched_release(&r.sched);
         report_journal(rep, &jst);
         return refuse_everywhere(farm, &r, rc);
     }
-    tf__deliver_init(&r.deliver, n_tasks, &farm->opts, on_result, on_error,
-                     user, rep);
+    tf__deliver_init(&r.deliver, n_tasks, &o, on_result, on_error, user, rep);
     r.deliver.journal = journal;
     r.deliver.journal_status = &jst;
     r.journal_fd = tf__journal_fd(journal);
-    farm->running = 1;
+    begin_active(farm);
     if (r.watch_signals)
         tf__signals_begin();
     rc = drive(farm, &r);
+    if (rc == TF_EWORKER)
+        farm->broken = 1;
     if (rc == 0 && n_tasks > 0 && delivers_here(farm))
         tf__deliver_finish(&r.deliver);
     close_journal(&r, journal, &jst, rc);
     farm->spare = r.spare;
-    farm->running = 0;
+    end_active(farm);
     tf__sched_release(&r.sched);
 
     rep->n_not_run = n_tasks - rep->n_ok - rep->n_failed;

@@ -13,6 +13,7 @@
 
 #include "taskfarm.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #if defined(__GNUC__)
@@ -23,7 +24,9 @@
 
 /* ---- batch.c: a contiguous range of task results ----------------------- */
 
-/* One task inside a batch. fail == 0 means success. */
+/* One task inside a batch. fail == 0 means success. A failed task's bytes
+ * are its message (tf_out_error), at most TF__MSG_MAX of them. */
+#define TF__MSG_MAX 127
 typedef struct tf__slot {
     size_t off, len;   /* its bytes in the batch's data */
     int fail;          /* 0 or a tf_fail_kind */
@@ -40,13 +43,31 @@ typedef struct tf__batch {
     size_t done;              /* tasks computed so far (tf__batch_step) */
     double seconds;           /* compute time of the whole batch */
     int worker;               /* which worker computed it (transports) */
+    int status;               /* 0, or why the worker computed nothing:
+                                 TF_ENOMEM, TF_EWORKER (its start hook) */
     struct tf__batch *next;   /* free lists and the pending list */
 } tf__batch;
 
 struct tf_out {
     tf__batch *batch;
     size_t base;              /* where the current task's bytes begin */
+    const unsigned char *in;  /* the task's input (never NULL), in_len bytes */
+    size_t in_len;
+    int worker;
+    size_t msg_len;           /* tf_out_error's message, not terminated */
+    char msg[TF__MSG_MAX];
 };
+
+/* The worker hooks of tf_options, which every transport runs in its
+ * workers: tf__hook_start is 0 or TF_EWORKER. */
+typedef struct tf__hooks {
+    int (*start)(void *user, int worker);
+    int (*stop)(void *user, int worker);
+    void *user;
+} tf__hooks;
+
+TF__HIDDEN int tf__hook_start(const tf__hooks *h, int worker);
+TF__HIDDEN void tf__hook_stop(const tf__hooks *h, int worker);
 
 TF__HIDDEN tf__batch *tf__batch_new(void);
 TF__HIDDEN void tf__batch_free(tf__batch *b);
@@ -67,6 +88,8 @@ typedef struct tf__exec {
     int end_at_failure;       /* end the batch just after a failed task */
     void (*before)(void *ctx, size_t index);
     void *ctx;
+    const tf__batch *in;      /* the tasks' inputs (one slot each), or NULL */
+    int worker;               /* tf_out_worker() */
 } tf__exec;
 
 /* Computes tasks start..start+count-1 into b. With end_at_failure the batch
@@ -202,10 +225,14 @@ TF__HIDDEN int tf__deliver_replay(tf__deliver *d);
 /* ---- run.c: the one run loop, and the transports it drives ------------ */
 
 /* A range handed to one worker. attempt is 1 for a first try, k for the
- * k-th try of a single retried task. */
+ * k-th try of a single retried task. `in`, with an input callback, holds
+ * the tasks' inputs (one slot per task, same start and count); the core
+ * owns it and keeps it until the job is answered or lost, so a transport
+ * may send it from there, or a thread read it, without a copy. */
 typedef struct tf__job {
     size_t start, count;
     int attempt;
+    tf__batch *in;
 } tf__job;
 
 typedef enum {
@@ -288,6 +315,9 @@ struct tf__run {
     int watch_signals;        /* catch SIGINT/SIGTERM */
     int interrupted;          /* the signal that stopped the run, or 0 */
     int early_rc;             /* refused before it ran (SPMD: say so) */
+    tf_input_fn on_input;     /* NULL: the tasks have no inputs */
+    atomic_int *cancel;       /* set by tf_farm_cancel(), or NULL */
+    tf__hooks hooks;          /* the farm's worker hooks */
     tf__loop *loop;           /* run.c's own bookkeeping */
 };
 
@@ -300,8 +330,9 @@ TF__HIDDEN int tf__run_loop(const tf__transport *t, void **state,
 /* The oldest job worker w has not answered, or NULL: what a transport
  * checks an incoming batch against. */
 TF__HIDDEN const tf__job *tf__run_head(const tf__run *r, int w);
-/* Stops the run if SIGINT/SIGTERM arrived (and the run watches for them).
- * Returns 1 when it did. */
+/* Stops the run if SIGINT/SIGTERM arrived (and the run watches for them),
+ * or tf_farm_cancel() was called. Returns 0, or TF_EINTR / TF_ECANCELED
+ * when it stopped the run. */
 TF__HIDDEN int tf__run_check_signal(tf__run *r);
 
 TF__HIDDEN extern const tf__transport tf__serial_transport;

@@ -28,6 +28,8 @@ typedef struct tf__worker_slot {
  * skipped; `cpu`, when not NULL, the CPUs it stays on. */
 typedef struct tf__worker_setup {
     int fd;
+    int worker;               /* its number, for tf_out_worker and hooks */
+    const tf__hooks *hooks;
     tf__worker_slot *slot;
     char **env;
     const int *close_fds;

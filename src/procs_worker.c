@@ -16,11 +16,16 @@
  *   - When the parent has no more workers than CPUs, each worker stays on
  *     a CPU of its own (the parent chose it from the affinity mask): no
  *     migrations, warm caches, as a pinned thread pool has.
- *   - Loop: read a job, compute the batch (recording each task's index and
+ *   - Then the start hook (tf_options.on_worker_start), once. If it fails
+ *     the worker computes nothing: it answers its first job with a header
+ *     that says so, and exits.
+ *   - Loop: read a job (and its inputs, when it has them), compute the
+ *     batch (recording each task's index and
  *     start time in its shared slot), write the batch back, repeat. The
  *     parent may queue the next job while this one computes. End of file
- *     on the socket means the parent is done: _exit(0), never exit(), so
- *     none of the caller's atexit handlers or stdio buffers run twice.
+ *     on the socket means the parent is done: the stop hook runs, then
+ *     _exit(0), never exit(), so none of the caller's atexit handlers or
+ *     stdio buffers run twice.
  */
 #define _GNU_SOURCE
 #include "procs.h"
@@ -116,20 +121,58 @@ static int send_batch(int fd, const tf__batch *b)
     return 0;
 }
 
+/* The start hook failed: say so to the first job, then leave. */
+static void refuse(int fd, int status)
+{
+    tf__wire_job job;
+    tf__wire_result h;
+    if (read_full(fd, &job, sizeof job) == 0) {
+        tf__wire_result_failed(&h, &job, status);
+        struct iovec one = {&h, sizeof h};
+        while (writev(fd, &one, 1) < 0 && errno == EINTR)
+            ;
+    }
+    _exit(0);
+}
+
+/* The inputs that follow a job that has them, into `in`: 0, or -1 at end
+ * of file or when they do not describe the job's tasks. */
+static int read_inputs(int fd, const tf__wire_job *job, tf__batch *in)
+{
+    if (job->count == 0 || job->count > TF_MAX_TASKS ||
+        job->in_len > TF__WIRE_MAX_LEN ||
+        tf__batch_reset(in, job->start, job->count) != 0 ||
+        tf__batch_reserve(in, job->in_len) != 0)
+        return -1;
+    if (read_full(fd, in->slots, job->count * sizeof(tf__slot)) != 0 ||
+        tf__wire_check_inputs(job, in->slots) != 0 ||
+        read_full(fd, in->data, job->in_len) != 0)
+        return -1;
+    in->len = job->in_len;
+    return 0;
+}
+
 void tf__worker_main(const tf__worker_setup *s)
 {
     int fd = s->fd;
     tf__worker_slot *slot = s->slot;
     settle(s);
-    tf__batch *b = tf__batch_new();
-    if (b == NULL)
+    int hook_rc = tf__hook_start(s->hooks, s->worker);
+    if (hook_rc != 0)
+        refuse(fd, hook_rc);
+    tf__batch *b = tf__batch_new(), *in = tf__batch_new();
+    if (b == NULL || in == NULL)
         _exit(70);
     for (;;) {
         tf__wire_job job;
-        if (read_full(fd, &job, sizeof job) != 0)
+        if (read_full(fd, &job, sizeof job) != 0) {
+            tf__hook_stop(s->hooks, s->worker);
             _exit(0);
+        }
+        if (job.has_in && read_inputs(fd, &job, in) != 0)
+            _exit(72); /* the parent is gone, or memory ran out */
         tf__exec how = {job.task, job.user, job.end_at_failure, before_task,
-                        slot};
+                        slot, job.has_in ? in : NULL, s->worker};
         if (tf__batch_exec(b, job.start, job.count, &how) != 0)
             _exit(71); /* out of memory: the parent reports it as an exit */
         /* Until the batch is sent, its last task stays on record: if the

@@ -37,6 +37,16 @@
  *     started there (the transport says which); that task fails (or is
  *     retried), the rest of the job and every later queued job go back to
  *     the scheduler, and the worker is replaced before it gets more work.
+ *   - Inputs (an input callback): written here, in the caller's thread,
+ *     when a job is dispatched, into a batch of their own that the job
+ *     carries until it is answered or lost (a transport sends it from
+ *     there; a thread reads it in place). A lost job's inputs are dropped
+ *     and written again when its tasks go out again. They count in the
+ *     held bytes above, and a job's inputs stop at limit / (workers x
+ *     depth) bytes (the rest of its range goes back to the scheduler), so
+ *     what is in flight stays bounded too, whatever the batch size.
+ *   - tf_farm_cancel() sets an atomic flag that is looked at wherever a
+ *     signal is; it stops the run as a callback's cancel does.
  *   - Retries: a failed task with attempts left goes to the retry list and
  *     runs again, alone, on the next idle worker; every backend retries a
  *     task that returned an error; a crash or a time-out can only be
@@ -71,6 +81,8 @@ struct tf__loop {
     int outstanding;            /* jobs sent and not answered */
     int depth;                  /* jobs queued per worker */
     size_t limit;               /* bytes that may wait for delivery */
+    size_t in_bytes;            /* inputs of the jobs in flight */
+    size_t in_cap;              /* the most input bytes one job takes */
     double grace_end;           /* < 0 until a signal stops the run */
     retry *retries;
     size_t n_retries, retries_cap;
@@ -85,12 +97,20 @@ const tf__job *tf__run_head(const tf__run *r, int w)
 int tf__run_check_signal(tf__run *r)
 {
     int signo = r->watch_signals ? tf__signals_caught() : 0;
-    if (signo == 0)
-        return 0;
-    if (r->interrupted == 0)
-        r->interrupted = signo;
-    tf__sched_stop(&r->sched);
-    return 1;
+    if (signo != 0) {
+        if (r->interrupted == 0)
+            r->interrupted = signo;
+        tf__sched_stop(&r->sched);
+        return TF_EINTR;
+    }
+    if (r->cancel != NULL &&
+        atomic_load_explicit(r->cancel, memory_order_relaxed) != 0) {
+        if (r->deliver.status == 0)
+            r->deliver.status = TF_ECANCELED;
+        tf__sched_stop(&r->sched);
+        return TF_ECANCELED;
+    }
+    return 0;
 }
 
 /* ---- retries ---------------------------------------------------------- */
@@ -134,13 +154,18 @@ static void deliver(tf__run *r, tf__batch *b)
     tf__batch_give(&r->spare, spent);
 }
 
-/* Task `index` failed on attempt `attempt`: tried again, or reported. */
+/* Task `index` failed on attempt `attempt`: tried again, or reported.
+ * `msg` (msg_len bytes) is what the task said, for on_retry. */
 static int task_failed(tf__run *r, size_t index, int kind, int code,
-                       int attempt)
+                       int attempt, const unsigned char *msg, size_t msg_len)
 {
     if (attempt < 1 + r->opts->retries) {
         if (r->opts->on_retry != NULL) {
-            tf_task_error e = {index, (tf_fail_kind)kind, code, attempt};
+            tf_task_error e = {index, (tf_fail_kind)kind, code, attempt, {0}};
+            if (msg_len >= sizeof e.message)
+                msg_len = sizeof e.message - 1;
+            if (msg_len > 0)
+                memcpy(e.message, msg, msg_len);
             r->opts->on_retry(r->opts->retry_user, &e);
         }
         return push_retry(r, index, attempt + 1);
@@ -156,18 +181,30 @@ static int task_failed(tf__run *r, size_t index, int kind, int code,
 
 /* ---- events ----------------------------------------------------------- */
 
-static tf__job pop_job(queue *q)
+/* A job is answered or lost: its inputs are done with. */
+static void drop_input(tf__run *r, tf__job *j)
 {
+    if (j->in == NULL)
+        return;
+    r->loop->in_bytes -= j->in->len;
+    tf__batch_give(&r->spare, j->in);
+    j->in = NULL;
+}
+
+static tf__job pop_job(tf__run *r, int w)
+{
+    queue *q = &r->loop->q[w];
     tf__job j = q->job[0];
     q->n--;
     memmove(q->job, q->job + 1, (size_t)q->n * sizeof(*q->job));
+    drop_input(r, &j);
     return j;
 }
 
 static int on_batch(tf__run *r, int w, tf__batch *b)
 {
     tf__loop *L = r->loop;
-    tf__job job = pop_job(&L->q[w]);
+    tf__job job = pop_job(r, w);
     L->outstanding--;
     tf__sched_observe(&r->sched, b->count, b->seconds, b->len);
     if (job.attempt > 1)
@@ -179,7 +216,8 @@ static int on_batch(tf__run *r, int w, tf__batch *b)
     tf__slot *last = &b->slots[b->count - 1];
     if (rc == 0 && last->fail != 0 && last->attempts < 1 + r->opts->retries) {
         rc = task_failed(r, got_end - 1, last->fail, last->code,
-                         last->attempts);
+                         last->attempts, b->data + last->off, last->len);
+        b->len = last->off;
         b->count--;
     }
     deliver(r, b);
@@ -216,12 +254,14 @@ static int on_lost(tf__run *r, int w, int kind, int code, int started,
         if (started && index >= j.start && index < j.start + j.count) {
             rc = requeue_around(r, j, index);
             if (rc == 0)
-                rc = task_failed(r, index, kind, code, j.attempt);
+                rc = task_failed(r, index, kind, code, j.attempt, NULL, 0);
             started = 0;
         } else {
             rc = requeue_job(r, j);
         }
     }
+    for (int k = 0; k < q->n; k++)
+        drop_input(r, &q->job[k]);
     L->outstanding -= q->n;
     q->n = 0;
     q->dead = 1;
@@ -249,7 +289,7 @@ static int on_event(tf__run *r, const tf__event *ev)
     case TF__EV_LOST:
         return lost_worker(r, ev->worker, ev->fail, ev->code);
     case TF__EV_FAILED:
-        pop_job(&r->loop->q[ev->worker]);
+        pop_job(r, ev->worker);
         r->loop->outstanding--;
         return ev->rc;
     }
@@ -313,6 +353,8 @@ static void kill_busy(tf__run *r)
         if (q->n == 0)
             continue;
         L->t->kill(L->st, w);
+        for (int k = 0; k < q->n; k++)
+            drop_input(r, &q->job[k]);
         L->outstanding -= q->n;
         q->n = 0;
         q->dead = 1;
@@ -321,8 +363,7 @@ static void kill_busy(tf__run *r)
 
 static int stop_status(void *ctx)
 {
-    tf__run *r = ctx;
-    return tf__run_check_signal(r) ? TF_EINTR : 0;
+    return tf__run_check_signal(ctx);
 }
 
 /* Looks for a signal; once stopped, kills busy workers where it can:
@@ -345,7 +386,8 @@ static void enforce_stop(tf__run *r)
 static int must_wait(const tf__run *r, size_t start)
 {
     const tf__deliver *d = &r->deliver;
-    return d->ordered && d->pending_bytes >= r->loop->limit &&
+    return d->ordered &&
+           d->pending_bytes + r->loop->in_bytes >= r->loop->limit &&
            start > d->next;
 }
 
@@ -358,7 +400,7 @@ static int next_job(tf__run *r, int w, tf__job *job)
         retry t = L->retries[k];
         if (!must_wait(r, t.index)) {
             L->retries[k] = L->retries[--L->n_retries];
-            *job = (tf__job){t.index, 1, t.attempt};
+            *job = (tf__job){t.index, 1, t.attempt, NULL};
             return 1;
         }
     }
@@ -366,7 +408,7 @@ static int next_job(tf__run *r, int w, tf__job *job)
         return 0;
     size_t cap = L->t->cap != NULL ? L->t->cap(L->st, w) : SIZE_MAX;
     tf__range g = tf__sched_next_capped(&r->sched, cap);
-    *job = (tf__job){g.start, g.count, 1};
+    *job = (tf__job){g.start, g.count, 1, NULL};
     return g.count > 0;
 }
 
@@ -381,6 +423,46 @@ static int revive(tf__run *r, int w)
     return rc;
 }
 
+/* The input callback cancelled the run: as a result callback would. */
+static int input_cancels(tf__run *r, tf__batch *in)
+{
+    tf__batch_give(&r->spare, in);
+    if (r->deliver.status == 0)
+        r->deliver.status = TF_ECANCELED;
+    tf__sched_stop(&r->sched);
+    return 1;
+}
+
+/* Writes the inputs of job's tasks, one slot each, up to the per-job cap:
+ * the tasks past it go back to the scheduler. 0, 1 (the callback
+ * cancelled) or TF_ENOMEM. */
+static int make_inputs(tf__run *r, tf__job *job)
+{
+    tf__loop *L = r->loop;
+    tf__batch *in = tf__batch_take(&r->spare);
+    if (in == NULL || tf__batch_reset(in, job->start, job->count) != 0) {
+        tf__batch_free(in);
+        return TF_ENOMEM;
+    }
+    size_t k = 0;
+    for (; k < job->count && (k == 0 || in->len < L->in_cap); k++) {
+        tf_out out = {.batch = in, .base = in->len};
+        int rc = r->on_input(r->user, job->start + k, &out);
+        if (rc != 0)
+            return input_cancels(r, in);
+        in->slots[k] = (tf__slot){out.base, in->len - out.base, 0, 0, 1};
+    }
+    if (k < job->count &&
+        tf__sched_requeue(&r->sched, job->start + k, job->count - k) != 0) {
+        tf__batch_give(&r->spare, in);
+        return TF_ENOMEM;
+    }
+    job->count = in->count = k;
+    job->in = in;
+    L->in_bytes += in->len;
+    return 0;
+}
+
 /* Sends one job to w. 0 (sent or given back), 1 (nothing may go now), or
  * a TF_E code. */
 static int send_one(tf__run *r, int w)
@@ -390,6 +472,11 @@ static int send_one(tf__run *r, int w)
     tf__job job;
     if (!next_job(r, w, &job))
         return 1;
+    if (r->on_input != NULL) {
+        int rc = make_inputs(r, &job);
+        if (rc != 0)
+            return rc;
+    }
     q->job[q->n++] = job;
     L->outstanding++;
     int rc = L->t->send(L->st, w, &job, r);
@@ -436,6 +523,7 @@ static int setup(const tf__transport *t, void **state, tf__run *r,
     L->grace_end = -1;
     size_t limit = ((size_t)2 * (size_t)r->n_workers + 4) << 20;
     L->limit = limit < HELD_MAX ? limit : HELD_MAX;
+    L->in_cap = L->limit / ((size_t)r->n_workers * (size_t)t->depth);
     L->q = calloc((size_t)r->n_workers, sizeof(*L->q));
     if (L->q == NULL)
         return TF_ENOMEM;
@@ -454,6 +542,9 @@ static void teardown(tf__run *r)
     tf__batch *rest = NULL;
     tf__deliver_drain(&r->deliver, &rest);
     tf__batch_give(&r->spare, rest);
+    for (int w = 0; w < r->n_workers; w++)
+        for (int k = 0; k < r->loop->q[w].n; k++)
+            drop_input(r, &r->loop->q[w].job[k]);
     r->deliver.should_stop = NULL;
     free(r->loop->retries);
     free(r->loop->q);

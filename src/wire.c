@@ -8,7 +8,8 @@
 void tf__wire_job_of(tf__wire_job *m, const tf__job *job, const tf__run *r)
 {
     *m = (tf__wire_job){job->start, job->count, r->end_at_failure,
-                        job->attempt, r->task, r->user};
+                        job->attempt, r->task, r->user, job->in != NULL, 0,
+                        job->in != NULL ? job->in->len : 0};
 }
 
 void tf__wire_result_of(tf__wire_result *h, const tf__batch *b)
@@ -17,10 +18,30 @@ void tf__wire_result_of(tf__wire_result *h, const tf__batch *b)
                            b->seconds};
 }
 
+void tf__wire_result_failed(tf__wire_result *h, const tf__wire_job *job,
+                            int status)
+{
+    *h = (tf__wire_result){TF__WIRE_MAGIC, status, job->start, 0, 0, 0.0};
+}
+
+int tf__wire_check_inputs(const tf__wire_job *m, const tf__slot *slots)
+{
+    uint64_t off = 0;
+    for (uint64_t i = 0; i < m->count; i++) {
+        if (slots[i].off != off || slots[i].len > m->in_len - off)
+            return -1;
+        off += slots[i].len;
+    }
+    return off == m->in_len ? 0 : -1;
+}
+
 int tf__wire_check_header(const tf__wire_result *h, const tf__job *job)
 {
-    if (job == NULL || h->magic != TF__WIRE_MAGIC || h->reserved != 0)
+    if (job == NULL || h->magic != TF__WIRE_MAGIC)
         return -1;
+    if (h->status != 0)
+        return h->status == TF_EWORKER && h->start == job->start &&
+               h->count == 0 && h->len == 0 && h->seconds == 0 ? 1 : -1;
     if (h->start != job->start || h->count == 0 || h->count > job->count)
         return -1;
     if (h->len > TF__WIRE_MAX_LEN || !isfinite(h->seconds) || h->seconds < 0)
@@ -34,7 +55,7 @@ static int slot_ok(const tf__slot *s, uint64_t off)
         return 0;
     if (s->fail == 0)
         return s->code == 0;
-    return s->fail == TF_FAIL_ERROR && s->len == 0 && s->code != 0;
+    return s->fail == TF_FAIL_ERROR && s->len <= TF__MSG_MAX && s->code != 0;
 }
 
 int tf__wire_check_slots(const tf__wire_result *h, const tf__slot *slots,

@@ -3,9 +3,13 @@
  * codec for the process backend (a socket per worker) and the MPI backend.
  * Not installed.
  *
- * A job goes down as one tf__wire_job. A finished batch comes back as a
- * tf__wire_result, then `count` tf__slot, then `len` bytes of results: the
- * batch's own layout, so a result is copied once per hop at most.
+ * A job goes down as one tf__wire_job, then, when it has inputs, `count`
+ * tf__slot and `in_len` bytes of inputs (the core's input batch as it is).
+ * A finished batch comes back as a tf__wire_result, then `count` tf__slot,
+ * then `len` bytes of results: the batch's own layout, so a result is
+ * copied once per hop at most. A failed task's bytes are its message (at
+ * most TF__MSG_MAX). A worker whose start hook failed answers its first
+ * job with a header alone: status TF_EWORKER, count 0.
  *
  * Nothing that arrives is trusted. The receiver checks the header against
  * the job it sent before it allocates anything, and the slots before the
@@ -32,12 +36,15 @@ typedef struct tf__wire_job {
     int32_t attempt;
     tf_task_fn task;
     void *user;
+    int32_t has_in;           /* inputs follow */
+    int32_t reserved;
+    uint64_t in_len;
 } tf__wire_job;
 
 /* Worker -> parent, before the slots and the bytes. */
 typedef struct tf__wire_result {
     uint32_t magic;
-    uint32_t reserved;
+    int32_t status;           /* 0, or TF_EWORKER (then count 0, len 0) */
     uint64_t start, count, len;
     double seconds;
 } tf__wire_result;
@@ -45,7 +52,15 @@ typedef struct tf__wire_result {
 TF__HIDDEN void tf__wire_job_of(tf__wire_job *m, const tf__job *job,
                                 const tf__run *r);
 TF__HIDDEN void tf__wire_result_of(tf__wire_result *h, const tf__batch *b);
-/* 0 when the header can answer `job` (NULL: no job was sent), else -1. */
+/* The header of a worker whose start hook failed, answering `job`. */
+TF__HIDDEN void tf__wire_result_failed(tf__wire_result *h,
+                                       const tf__wire_job *job, int status);
+/* 0 when the input slots that follow job `m` describe exactly its in_len
+ * bytes, one task each, else -1 (a worker checks what its parent sent). */
+TF__HIDDEN int tf__wire_check_inputs(const tf__wire_job *m,
+                                     const tf__slot *slots);
+/* 0 when the header can answer `job` (NULL: no job was sent), 1 when it
+ * says the worker's start hook failed (nothing follows), else -1. */
 TF__HIDDEN int tf__wire_check_header(const tf__wire_result *h,
                                      const tf__job *job);
 /* 0 when the slots describe exactly h->len bytes of results of tasks that

@@ -27,7 +27,7 @@ static message good(void)
     return m;
 }
 
-static const tf__job job = {10, 3, 1};
+static const tf__job job = {10, 3, 1, NULL};
 
 static int accepted(const message *m, int end_at_failure)
 {
@@ -48,7 +48,8 @@ static void test_bad_headers_refused(void **state)
     (void)state;
     message m;
     m = good(); m.h.magic = 0;               assert_false(accepted(&m, 0));
-    m = good(); m.h.reserved = 1;            assert_false(accepted(&m, 0));
+    m = good(); m.h.status = 1;              assert_false(accepted(&m, 0));
+    m = good(); m.h.status = TF_EWORKER;     assert_false(accepted(&m, 0));
     m = good(); m.h.start = 11;              assert_false(accepted(&m, 0));
     m = good(); m.h.count = 0;               assert_false(accepted(&m, 0));
     m = good(); m.h.count = 4;               assert_false(accepted(&m, 0));
@@ -72,11 +73,49 @@ static void test_bad_slots_refused(void **state)
     m = good(); m.s[0].fail = TF_FAIL_SIGNAL; assert_false(accepted(&m, 0));
     m = good(); m.s[0].code = 5;             assert_false(accepted(&m, 0));
     m = good(); m.s[1].attempts = 0;         assert_false(accepted(&m, 0));
-    /* A failed task carries no bytes and a non-zero code. */
+    /* A failed task has a non-zero code, and its bytes are its message:
+     * at most TF__MSG_MAX of them. */
     m = good(); m.s[1].fail = TF_FAIL_ERROR; assert_false(accepted(&m, 0));
     m.s[1].code = 7;                         assert_true(accepted(&m, 0));
     m = good(); m.s[0].fail = TF_FAIL_ERROR; m.s[0].code = 7;
-    assert_false(accepted(&m, 0)); /* it had 3 bytes */
+    assert_true(accepted(&m, 0)); /* a 3-byte message */
+    m = good(); m.s[0].fail = TF_FAIL_ERROR; m.s[0].code = 7;
+    m.s[0].len = TF__MSG_MAX + 1; m.s[1].off = m.s[2].off = TF__MSG_MAX + 1;
+    m.h.len = TF__MSG_MAX + 6;
+    assert_false(accepted(&m, 0));
+    m.s[0].len = TF__MSG_MAX; m.s[1].off = m.s[2].off = TF__MSG_MAX;
+    m.h.len = TF__MSG_MAX + 5;
+    assert_true(accepted(&m, 0));
+}
+
+/* A worker whose start hook failed: a header alone, which says so. */
+static void test_hook_failure_header(void **state)
+{
+    (void)state;
+    tf__wire_job j = {10, 3, 0, 1, NULL, NULL, 0, 0, 0};
+    tf__wire_result h;
+    tf__wire_result_failed(&h, &j, TF_EWORKER);
+    assert_int_equal(tf__wire_check_header(&h, &job), 1);
+    h.count = 1;
+    assert_int_equal(tf__wire_check_header(&h, &job), -1);
+    tf__wire_result_failed(&h, &j, TF_ENOMEM);
+    assert_int_equal(tf__wire_check_header(&h, &job), -1);
+}
+
+/* What a worker checks of the inputs its parent sent. */
+static void test_input_slots(void **state)
+{
+    (void)state;
+    tf__wire_job j = {10, 3, 0, 1, NULL, NULL, 1, 0, 8};
+    tf__slot s[3] = {{0, 3, 0, 0, 1}, {3, 0, 0, 0, 1}, {3, 5, 0, 0, 1}};
+    assert_int_equal(tf__wire_check_inputs(&j, s), 0);
+    s[2].len = 6;
+    assert_int_equal(tf__wire_check_inputs(&j, s), -1);
+    s[2].len = SIZE_MAX;
+    assert_int_equal(tf__wire_check_inputs(&j, s), -1);
+    s[2].len = 5;
+    s[1].off = 2;
+    assert_int_equal(tf__wire_check_inputs(&j, s), -1);
 }
 
 static void test_cut_batches(void **state)
@@ -108,6 +147,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_well_formed_passes),
         cmocka_unit_test(test_bad_headers_refused),
+        cmocka_unit_test(test_hook_failure_header),
+        cmocka_unit_test(test_input_slots),
         cmocka_unit_test(test_bad_slots_refused),
         cmocka_unit_test(test_cut_batches),
     };

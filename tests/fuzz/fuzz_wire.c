@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tf__wire_result h;
     if (size < sizeof h + 1)
         return 0;
-    const tf__job job = {data[0] % 8, 1 + data[0] / 32, 1};
+    const tf__job job = {data[0] % 8, 1 + data[0] / 32, 1, NULL};
     memcpy(&h, data + 1, sizeof h);
     data += 1 + sizeof h;
     size -= 1 + sizeof h;
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     tf__slot *slots = malloc(slot_bytes);
     memcpy(slots, data, slot_bytes);
-    int end_at_failure = (int)(h.reserved & 1);
+    int end_at_failure = (int)(h.start & 1);
     if (tf__wire_check_slots(&h, slots, &job, end_at_failure) == 0) {
         size_t total = 0;
         for (uint64_t i = 0; i < h.count; i++) {
