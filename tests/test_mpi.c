@@ -6,7 +6,12 @@
  * task reported on rank 0, the same return code and report on every rank,
  * a wrong n_jobs and a time limit refused, SIGTERM on rank 0 mid-run
  * (every rank returns TF_EINTR, promptly; the journal completes the
- * rerun), and progress reported on rank 0 only.
+ * rerun), and progress reported on rank 0 only. The pool calls: task
+ * inputs written on rank 0 reach the right task on every rank (0 bytes to
+ * over 1 MiB, new inputs on a reused farm), tf_out_worker is the rank and
+ * covers every rank, the start hook runs once per rank and its failure on
+ * one rank fails the run on all, error text travels from the ranks, and
+ * tf_farm_cancel on rank 0 stops every rank (refused elsewhere).
  *
  * A plain SPMD program, not cmocka: every rank runs every check, the
  * failures are summed over the ranks, and rank 0 prints the closing line.
@@ -348,6 +353,243 @@ static void progress_and_limits(void)
           "a time limit is refused: a rank cannot be killed", 0);
 }
 
+/* ---- the pool calls ---------------------------------------------------- */
+
+typedef struct feed {
+    uint64_t salt;
+    size_t next, bad, inputs;
+} feed;
+
+static size_t feed_len(const feed *f, size_t i)
+{
+    if (i % 50 == 1)
+        return ((size_t)1 << 20) + 3;
+    return (size_t)(mix(i ^ f->salt) % 64);
+}
+
+static uint64_t fnv(const unsigned char *p, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t k = 0; k < len; k++)
+        h = (h ^ p[k]) * 1099511628211ULL;
+    return h;
+}
+
+static unsigned char feed_byte(const feed *f, size_t i, size_t k)
+{
+    return (unsigned char)mix(i * 7919 + k + f->salt);
+}
+
+static int feed_input(void *user, size_t i, tf_out *in)
+{
+    feed *f = user;
+    size_t len = feed_len(f, i);
+    unsigned char *p = tf_out_extend(in, len);
+    if (p == NULL && len > 0)
+        return 1;
+    for (size_t k = 0; k < len; k++)
+        p[k] = feed_byte(f, i, k);
+    f->inputs++;
+    return 0;
+}
+
+static int feed_task(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    uint64_t e[3] = {i, tf_in_len(out), fnv(tf_in_data(out), tf_in_len(out))};
+    return tf_out_append(out, e, sizeof e);
+}
+
+static int feed_result(void *user, size_t i, const void *data, size_t len)
+{
+    feed *f = user;
+    uint64_t e[3];
+    size_t want = feed_len(f, i);
+    unsigned char *buf = malloc(want + 1);
+    for (size_t k = 0; k < want; k++)
+        buf[k] = feed_byte(f, i, k);
+    memcpy(e, data, len < sizeof e ? len : sizeof e);
+    if (len != sizeof e || i != f->next || e[0] != i || e[1] != want ||
+        e[2] != fnv(buf, want))
+        f->bad++;
+    free(buf);
+    f->next++;
+    return 0;
+}
+
+static void pool_inputs(void)
+{
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    tf_farm *farm = NULL;
+    check(tf_farm_create(&farm, &o) == 0, "farm for inputs", 0);
+    for (uint64_t salt = 1; salt <= 2; salt++) {
+        size_t n = 150 * (size_t)salt;
+        feed f = {salt * 1000, 0, 0, 0};
+        tf_run_options ro = TF_RUN_OPTIONS_INIT;
+        ro.on_input = feed_input;
+        int rc = tf_farm_run_with(farm, &ro, n, feed_task, feed_result, NULL,
+                                  &f, NULL);
+        check(rc == 0, "inputs: the run succeeds on every rank", n);
+        if (rank == 0)
+            check(f.bad == 0 && f.next == n && f.inputs >= n,
+                  "inputs: each task got its own input", n);
+        else
+            check(f.inputs == 0, "inputs: written on rank 0 only", n);
+    }
+    tf_farm_destroy(farm);
+}
+
+static int starts, stops, hook_rank_ok = 1, fail_on_rank = -1;
+
+static int count_start(void *user, int w)
+{
+    (void)user;
+    starts++;
+    hook_rank_ok &= w == rank;
+    return w == fail_on_rank ? -1 : 0;
+}
+
+static int count_stop(void *user, int w)
+{
+    (void)user;
+    stops++;
+    hook_rank_ok &= w == rank;
+    return 0;
+}
+
+static int rank_task(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    (void)i;
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+    int w = tf_out_worker(out);
+    return tf_out_append(out, &w, sizeof w);
+}
+
+static int note_rank(void *user, size_t i, const void *data, size_t len)
+{
+    (void)i;
+    int *seen = user, w;
+    memcpy(&w, data, sizeof w < len ? sizeof w : len);
+    if (len == sizeof w && w >= 0 && w < world && w < 64)
+        seen[w]++;
+    else
+        seen[63] = -1000000;
+    return 0;
+}
+
+static void pool_workers_and_hooks(void)
+{
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    o.batch_size = 1;
+    o.on_worker_start = count_start;
+    o.on_worker_stop = count_stop;
+    tf_farm *farm = NULL;
+    starts = stops = 0;
+    check(tf_farm_create(&farm, &o) == 0, "farm with hooks", 0);
+    int seen[64] = {0};
+    for (int k = 0; k < 2; k++)
+        check(tf_farm_run(farm, 40 * (size_t)world, rank_task, note_rank,
+                          NULL, seen, NULL) == 0,
+              "hooks: runs succeed", 0);
+    check(starts == 1 && stops == 0, "start hook once per rank", 0);
+    tf_farm_destroy(farm);
+    check(stops == 1 && hook_rank_ok, "stop hook once, with the rank", 0);
+    if (rank == 0) {
+        int all = seen[63] >= 0;
+        for (int w = 0; w < world && w < 63; w++)
+            all &= seen[w] > 0;
+        check(all, "tf_out_worker is the rank, every rank seen", 0);
+    }
+    /* A failing start hook on the last rank fails the run on all. */
+    fail_on_rank = world - 1;
+    check(tf_farm_create(&farm, &o) == 0, "farm with a failing hook", 0);
+    check(tf_farm_run(farm, 10, rank_task, NULL, NULL, NULL, NULL) ==
+              TF_EWORKER,
+          "a failing start hook: TF_EWORKER on every rank", 0);
+    check(tf_farm_run(farm, 10, rank_task, NULL, NULL, NULL, NULL) ==
+              TF_EWORKER,
+          "and the farm stays refused", 0);
+    tf_farm_destroy(farm);
+    fail_on_rank = -1;
+}
+
+static int speaking_task(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    if (i % 10 != 3)
+        return tf_out_append(out, &i, sizeof i);
+    char msg[300];
+    int n = snprintf(msg, sizeof msg, "task %zu on rank %d: ", i, rank);
+    memset(msg + n, 'z', sizeof msg - (size_t)n - 1);
+    msg[sizeof msg - 1] = '\0';
+    tf_out_error(out, i == 3 ? msg : "short");
+    return 2;
+}
+
+static int hear(void *user, const tf_task_error *e)
+{
+    int *bad = user;
+    const char *want = e->index == 3 ? "task 3 on rank " : "short";
+    if (strncmp(e->message, want, strlen(want)) != 0 ||
+        strlen(e->message) != (e->index == 3 ? 127 : 5))
+        (*bad)++;
+    return 0;
+}
+
+static void pool_error_text(void)
+{
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    o.batch_size = 2;
+    int bad = 0;
+    tf_report rep;
+    int rc = tf_map(&o, 100, speaking_task, NULL, hear, &bad, &rep);
+    check(rc == TF_ETASKS && bad == 0, "error text from the ranks", 100);
+    check(rep.has_error && strncmp(rep.first_error.message, "task 3 on rank ",
+                                   15) == 0 &&
+              strlen(rep.first_error.message) == 127,
+          "first_error.message on every rank", 100);
+}
+
+static tf_farm *cancel_farm;
+
+static int cancel_at_100(void *user, size_t i, const void *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    (*(size_t *)user)++;
+    if (i == 100)
+        tf_farm_cancel(cancel_farm);
+    return 0;
+}
+
+static void pool_cancel(void)
+{
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    o.batch_size = 4;
+    check(tf_farm_create(&cancel_farm, &o) == 0, "farm for cancel", 0);
+    int rc = tf_farm_cancel(cancel_farm);
+    check(rc == (rank == 0 ? 0 : TF_EINVAL),
+          "tf_farm_cancel: rank 0 only", 0);
+    size_t got = 0;
+    rc = tf_farm_run(cancel_farm, 100, rank_task, cancel_at_100, NULL, &got,
+                     NULL);
+    check(rc == 0, "a cancel between runs changes nothing", 0);
+    got = 0;
+    tf_report rep;
+    rc = tf_farm_run(cancel_farm, 100000, rank_task, cancel_at_100, NULL,
+                     &got, &rep);
+    check(rc == TF_ECANCELED, "tf_farm_cancel: TF_ECANCELED on every rank",
+          0);
+    check(rep.n_ok < 100000 && (rank != 0 || rep.n_ok == got),
+          "cancelled: what was delivered is reported", 0);
+    tf_farm_destroy(cancel_farm);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -368,6 +610,10 @@ int main(int argc, char **argv)
         for (int j = 0; j < 2; j++)
             interrupted((tf_order)order, j);
     progress_and_limits();
+    pool_inputs();
+    pool_workers_and_hooks();
+    pool_error_text();
+    pool_cancel();
     int local[2] = {passed, failed}, total[2];
     MPI_Reduce(local, total, 2, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
     if (rank == 0)
