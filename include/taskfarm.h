@@ -184,7 +184,9 @@ TF_API int tf_out_error(tf_out *out, const char *message);
 
 /* Computes task `index` and appends its result to `out`. Returns 0 on
  * success; any other value marks the task failed, and that value is reported
- * as the error's code (whatever was appended is then discarded).
+ * as the error's code (whatever was appended is then discarded; a message
+ * given with tf_out_error() is kept). tf_in_data(), tf_in_len() and
+ * tf_out_worker() tell the task its input and its worker.
  * Runs in a worker: a thread (threads), a child process (procs), an MPI rank
  * (mpi) or the caller's thread (serial). It may run concurrently with itself
  * and must not call back into the farm. */
@@ -340,7 +342,7 @@ typedef struct tf_options {
      * worker's last task, at tf_farm_destroy(), in workers whose start hook
      * succeeded; it does not run in a worker that was killed (a crash, a
      * time limit, a stop that killed busy workers); its return value is
-     * ignored. Both get worker_user. */
+     * ignored, and tf_farm_destroy() waits for it. Both get worker_user. */
     int (*on_worker_start)(void *user, int worker);
     int (*on_worker_stop)(void *user, int worker);
     void *worker_user;
@@ -458,7 +460,8 @@ TF_API int tf_farm_cancel(tf_farm *farm);
  *
  * Returns 0 when every task succeeded; TF_ETASKS when some failed and the
  * rest completed; TF_ESTOPPED when stop_on_error ended the run; TF_ECANCELED
- * when a callback asked to stop; TF_EINTR when SIGINT or SIGTERM arrived
+ * when a callback or tf_farm_cancel() asked to stop; TF_EWORKER when a
+ * worker's start hook failed; TF_EINTR when SIGINT or SIGTERM arrived
  * (report->signal says which; see keep_signals); TF_EJOURNAL when the
  * journal was refused (no callback runs) or could not be written (the run
  * stops; the file stays readable up to its last whole record); TF_EINVAL / TF_ERANGE / TF_EBUSY for bad

@@ -75,7 +75,6 @@ typedef struct inputs {
     size_t crash_at;          /* procs: task crashes on its first input */
     size_t *calls;            /* input callback calls per index */
     long task_us;
-    size_t held, max_held;    /* input bytes written, not yet delivered */
 } inputs;
 
 static size_t input_len(const inputs *in, size_t i)
@@ -104,9 +103,6 @@ static int write_input(void *user, size_t i, tf_out *out)
     p[len] = (unsigned char)crash;
     if (in->calls != NULL)
         in->calls[i]++;
-    in->held += len + 1;
-    if (in->held > in->max_held)
-        in->max_held = in->held;
     return 0;
 }
 
@@ -154,7 +150,6 @@ static int check_echo(void *user, size_t i, const void *data, size_t len)
     free(buf);
     in->next++;
     in->delivered++;
-    in->held -= want + 1;
     return 0;
 }
 
