@@ -943,11 +943,7 @@ static void test_farm_cpus(void **state)
 
 int main(void)
 {
-    const char *name = getenv("TF_TEST_BACKEND");
-    if (name != NULL && tf_backend_parse(name, &backend_under_test) != 0) {
-        fprintf(stderr, "unknown TF_TEST_BACKEND '%s'\n", name);
-        return 2;
-    }
+    backend_under_test = backend_from_env(TF_BACKEND_THREADS);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inputs_round_trip),
         cmocka_unit_test(test_inputs_new_data_on_reused_farm),
