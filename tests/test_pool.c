@@ -792,6 +792,83 @@ static void test_error_text_cut_on_utf8_boundary(void **state)
     assert_int_equal(h.bad, 0);
 }
 
+/* Under retries, the last attempt's message: the input tells the task
+ * which attempt it is, from the retries on_retry has heard of (it is told
+ * before the retry is dispatched, in the same thread). */
+static int attempt_input(void *user, size_t i, tf_out *in)
+{
+    int *retried = user;
+    int attempt = 1 + retried[i];
+    return tf_out_append(in, &attempt, sizeof attempt);
+}
+
+static int failing_attempts(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    int attempt;
+    memcpy(&attempt, tf_in_data(out), sizeof attempt);
+    if (i % 7 != 2)
+        return tf_out_append(out, &i, sizeof i);
+    char msg[32];
+    snprintf(msg, sizeof msg, "attempt %d", attempt);
+    tf_out_error(out, msg);
+    return 6;
+}
+
+typedef struct attempts_heard {
+    size_t errors, retries, bad;
+} attempts_heard;
+
+static attempts_heard *retry_heard;
+static int *retried_of;
+
+static int hear_last(void *user, const tf_task_error *e)
+{
+    (void)user;
+    attempts_heard *h = retry_heard;
+    h->errors++;
+    if (e->attempts != 3 || strcmp(e->message, "attempt 3") != 0)
+        h->bad++;
+    return 0;
+}
+
+static int hear_retry(void *user, const tf_task_error *e)
+{
+    (void)user;
+    char want[32];
+    snprintf(want, sizeof want, "attempt %d", e->attempts);
+    retried_of[e->index]++;
+    retry_heard->retries++;
+    if (strcmp(e->message, want) != 0)
+        retry_heard->bad++;
+    return 0;
+}
+
+static void test_error_text_of_the_last_attempt(void **state)
+{
+    (void)state;
+    int retried[64] = {0};
+    attempts_heard told = {0, 0, 0};
+    retry_heard = &told;
+    retried_of = retried;
+    tf_options o = opts_for(2);
+    o.retries = 2;
+    o.on_retry = hear_retry;
+    tf_farm *farm = NULL;
+    assert_int_equal(tf_farm_create(&farm, &o), 0);
+    tf_run_options ro = TF_RUN_OPTIONS_INIT;
+    ro.on_input = attempt_input;
+    tf_report rep;
+    assert_int_equal(tf_farm_run_with(farm, &ro, 64, failing_attempts, NULL,
+                                      hear_last, retried, &rep),
+                     TF_ETASKS);
+    assert_int_equal(told.errors, 9); /* 2, 9, ..., 58 */
+    assert_int_equal(told.retries, 18);
+    assert_int_equal(told.bad, 0);
+    assert_string_equal(rep.first_error.message, "attempt 3");
+    tf_farm_destroy(farm);
+}
+
 /* ---- per-run options: two journals on one reused farm ------------------ */
 
 typedef struct phase {
@@ -958,6 +1035,7 @@ int main(void)
         cmocka_unit_test(test_cancel_from_signal_handler),
         cmocka_unit_test(test_error_text_round_trips),
         cmocka_unit_test(test_error_text_cut_on_utf8_boundary),
+        cmocka_unit_test(test_error_text_of_the_last_attempt),
         cmocka_unit_test(test_two_journals_on_one_farm),
         cmocka_unit_test(test_run_options_checked),
         cmocka_unit_test(test_farm_cpus),
