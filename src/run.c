@@ -483,6 +483,7 @@ static int send_one(tf__run *r, int w)
     if (rc != 0) { /* it never left: undo, and give the range back */
         q->n--;
         L->outstanding--;
+        drop_input(r, &job);
         requeue_job(r, job);
     }
     return rc;
