@@ -446,6 +446,7 @@ TF_API int tf_farm_cpus(const tf_farm *farm, tf_cpus *out);
  * signal handler (it only stores to an atomic flag). A cancel while no run
  * is in progress does nothing: the next run is not affected.
  * MPI: only on rank 0, which runs the callbacks; elsewhere TF_EINVAL.
+ * The farm must stay alive during the call (not race tf_farm_destroy).
  * Returns 0, or TF_EINVAL (NULL farm, MPI rank other than 0). */
 TF_API int tf_farm_cancel(tf_farm *farm);
 

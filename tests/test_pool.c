@@ -3,7 +3,8 @@
  * that travel with the tasks (0 bytes to over 1 MiB, the right input to
  * the right task, new inputs on a reused farm, after a worker was
  * replaced, memory bounded with large inputs), worker numbers, the worker
- * hooks (once per worker, a replacement's too, a failing start hook),
+ * hooks (once per worker, a replacement's too, a failing start hook, a
+ * replacement's failing hook not tried again),
  * tf_farm_cancel from another thread and from a signal handler (and a
  * cancel between runs that changes nothing), error text across processes
  * (truncated on a UTF-8 boundary), per-run options (two journaled runs of
@@ -563,6 +564,44 @@ static void test_start_hook_failure_stops_the_run(void **state)
     hooklog_close(&h);
 }
 
+/* A replacement whose start hook fails (the crash left a marker that makes
+ * it fail) stops the run; it is not tried again. */
+static int hook_fails_after_crash(void *user, int w)
+{
+    (void)user;
+    (void)w;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/tf_pool_crash_%d", (int)getppid());
+    return access(path, F_OK) == 0 ? -1 : 0;
+}
+
+static void test_replacement_hook_failure(void **state)
+{
+    (void)state;
+    if (!is_procs())
+        skip();
+    char marker[64];
+    snprintf(marker, sizeof marker, "/tmp/tf_pool_crash_%d", (int)getpid());
+    unlink(marker);
+    tf_options o = opts_for(2);
+    o.retries = 3;
+    o.batch_size = 2;
+    o.on_worker_start = hook_fails_after_crash;
+    tf_farm *farm = NULL;
+    assert_int_equal(tf_farm_create(&farm, &o), 0);
+    int seen[64] = {0};
+    double t0 = now();
+    assert_int_equal(tf_farm_run(farm, 200, crash_once_task, note_worker,
+                                 NULL, seen, NULL),
+                     TF_EWORKER);
+    assert_true(now() - t0 < 5.0);
+    assert_int_equal(tf_farm_run(farm, 5, worker_task, NULL, NULL, NULL,
+                                 NULL),
+                     TF_EWORKER);
+    tf_farm_destroy(farm);
+    unlink(marker);
+}
+
 /* ---- cancel ------------------------------------------------------------ */
 
 typedef struct slow {
@@ -1047,6 +1086,7 @@ int main(void)
         cmocka_unit_test(test_worker_numbers_cover_all),
         cmocka_unit_test(test_start_hook_once_per_worker),
         cmocka_unit_test(test_start_hook_failure_stops_the_run),
+        cmocka_unit_test(test_replacement_hook_failure),
         cmocka_unit_test(test_cancel_from_another_thread),
         cmocka_unit_test(test_cancel_from_signal_handler),
         cmocka_unit_test(test_error_text_round_trips),
