@@ -444,9 +444,15 @@ static int make_inputs(tf__run *r, tf__job *job)
         tf__batch_free(in);
         return TF_ENOMEM;
     }
+    tf_out out; /* field by field: its message buffer needs no zeroing */
+    out.batch = in;
+    out.in = NULL;
+    out.in_len = 0;
+    out.worker = -1;
     size_t k = 0;
     for (; k < job->count && (k == 0 || in->len < L->in_cap); k++) {
-        tf_out out = {.batch = in, .base = in->len};
+        out.base = in->len;
+        out.msg_len = 0;
         int rc = r->on_input(r->user, job->start + k, &out);
         if (rc != 0)
             return input_cancels(r, in);
