@@ -98,22 +98,6 @@ int tf__batch_begin(tf__batch *b, size_t start, size_t count)
     return 0;
 }
 
-static const unsigned char no_input[1];
-
-/* Task `index`'s input: its slot in how->in, which covers the batch. */
-static void find_input(const tf__exec *how, size_t index, tf_out *out)
-{
-    out->in = no_input;
-    const tf__batch *in = how->in;
-    if (in == NULL || index < in->start || index - in->start >= in->count)
-        return;
-    const tf__slot *s = &in->slots[index - in->start];
-    if (s->len > 0) {
-        out->in = in->data + s->off;
-        out->in_len = s->len;
-    }
-}
-
 /* A failed task: its partial bytes are dropped; its message, if it left
  * one, takes their place. */
 static void record_failure(tf__batch *b, tf__slot *s, const tf_out *out,
@@ -136,13 +120,12 @@ static int next_task(tf__batch *b, const tf__exec *how)
     size_t i = b->done++;
     size_t index = b->start + i;
     tf__slot *s = &b->slots[i];
-    tf_out out;
+    tf_out out; /* field by field: its message buffer needs no zeroing */
     out.batch = b;
     out.base = b->len;
-    out.in_len = 0;
-    out.worker = how->worker;
+    out.how = how;
+    out.index = index;
     out.msg_len = 0;
-    find_input(how, index, &out);
     if (how->before != NULL)
         how->before(how->ctx, index);
     int rc = how->task(how->user, index, &out);
@@ -226,19 +209,33 @@ size_t tf_out_len(const tf_out *out)
     return out->batch->len - out->base;
 }
 
+/* The task's input slot, looked up when asked for (most tasks have none,
+ * and their set-up should not pay for it), or NULL. */
+static const tf__slot *input_slot(const tf_out *out)
+{
+    const tf__batch *in = out->how != NULL ? out->how->in : NULL;
+    if (in == NULL || out->index < in->start ||
+        out->index - in->start >= in->count)
+        return NULL;
+    return &in->slots[out->index - in->start];
+}
+
 const void *tf_in_data(const tf_out *out)
 {
-    return out->in;
+    static const unsigned char none[1];
+    const tf__slot *s = input_slot(out);
+    return s != NULL && s->len > 0 ? out->how->in->data + s->off : none;
 }
 
 size_t tf_in_len(const tf_out *out)
 {
-    return out->in_len;
+    const tf__slot *s = input_slot(out);
+    return s != NULL ? s->len : 0;
 }
 
 int tf_out_worker(const tf_out *out)
 {
-    return out->worker;
+    return out->how != NULL ? out->how->worker : -1;
 }
 
 /* The longest prefix of s, at most max bytes, that does not end inside a

@@ -48,12 +48,13 @@ typedef struct tf__batch {
     struct tf__batch *next;   /* free lists and the pending list */
 } tf__batch;
 
+struct tf__exec;
+
 struct tf_out {
     tf__batch *batch;
     size_t base;              /* where the current task's bytes begin */
-    const unsigned char *in;  /* the task's input (never NULL), in_len bytes */
-    size_t in_len;
-    int worker;
+    const struct tf__exec *how;  /* its input and worker; NULL: an input */
+    size_t index;             /* the task */
     size_t msg_len;           /* tf_out_error's message, not terminated */
     char msg[TF__MSG_MAX];
 };

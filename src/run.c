@@ -446,9 +446,8 @@ static int make_inputs(tf__run *r, tf__job *job)
     }
     tf_out out; /* field by field: its message buffer needs no zeroing */
     out.batch = in;
-    out.in = NULL;
-    out.in_len = 0;
-    out.worker = -1;
+    out.how = NULL;
+    out.index = 0;
     size_t k = 0;
     for (; k < job->count && (k == 0 || in->len < L->in_cap); k++) {
         out.base = in->len;
