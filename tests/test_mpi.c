@@ -11,7 +11,8 @@
  * over 1 MiB, new inputs on a reused farm), tf_out_worker is the rank and
  * covers every rank, the start hook runs once per rank and its failure on
  * one rank fails the run on all, error text travels from the ranks, and
- * tf_farm_cancel on rank 0 stops every rank (refused elsewhere).
+ * tf_farm_cancel on rank 0 stops every rank (refused elsewhere), and 1 MiB
+ * inputs keep rank 0's memory bounded.
  *
  * A plain SPMD program, not cmocka: every rank runs every check, the
  * failures are summed over the ranks, and rank 0 prints the closing line.
@@ -20,6 +21,7 @@
 #include "testkit.h"
 
 #include <mpi.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <time.h>
 #include <stdint.h>
@@ -355,6 +357,17 @@ static void progress_and_limits(void)
 
 /* ---- the pool calls ---------------------------------------------------- */
 
+static int map_with_inputs(const tf_options *o, const tf_run_options *ro,
+                           size_t n, tf_task_fn fn, tf_report *rep)
+{
+    tf_farm *farm = NULL;
+    int rc = tf_farm_create(&farm, o);
+    if (rc == 0)
+        rc = tf_farm_run_with(farm, ro, n, fn, NULL, NULL, NULL, rep);
+    tf_farm_destroy(farm);
+    return rc;
+}
+
 typedef struct feed {
     uint64_t salt;
     size_t next, bad, inputs;
@@ -438,6 +451,54 @@ static void pool_inputs(void)
             check(f.inputs == 0, "inputs: written on rank 0 only", n);
     }
     tf_farm_destroy(farm);
+}
+
+/* 400 inputs of 1 MiB (400 MiB) to quick tasks: rank 0's peak RSS grows
+ * by far less, as inputs count in the farm's bound on memory. */
+#define MIB ((size_t)1 << 20)
+
+static int mib_input(void *user, size_t i, tf_out *in)
+{
+    (void)user;
+    unsigned char *p = tf_out_extend(in, MIB);
+    if (p == NULL)
+        return 1;
+    memset(p, (int)(i & 0xff), MIB);
+    return 0;
+}
+
+static int mib_task(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    const unsigned char *p = tf_in_data(out);
+    if (tf_in_len(out) != MIB || p[0] != (unsigned char)(i & 0xff) ||
+        p[MIB - 1] != (unsigned char)(i & 0xff))
+        return 1;
+    return tf_out_append(out, &i, sizeof i);
+}
+
+static long peak_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static void pool_inputs_memory(void)
+{
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    tf_run_options ro = TF_RUN_OPTIONS_INIT;
+    ro.on_input = mib_input;
+    tf_report rep;
+    long before = peak_kib();
+    int rc = map_with_inputs(&o, &ro, 400, mib_task, &rep);
+    long grew = peak_kib() - before;
+    check(rc == 0 && rep.n_ok == 400, "1 MiB inputs: every task got its own",
+          400);
+    if (rank == 0)
+        check(grew < 128 * 1024, "1 MiB inputs: rank 0's memory bounded",
+              400);
 }
 
 static int starts, stops, hook_rank_ok = 1, fail_on_rank = -1;
@@ -611,6 +672,7 @@ int main(int argc, char **argv)
             interrupted((tf_order)order, j);
     progress_and_limits();
     pool_inputs();
+    pool_inputs_memory();
     pool_workers_and_hooks();
     pool_error_text();
     pool_cancel();
