@@ -10,7 +10,7 @@
  * inputs written on rank 0 reach the right task on every rank (0 bytes to
  * over 1 MiB, new inputs on a reused farm), tf_out_worker is the rank and
  * covers every rank, the start hook runs once per rank and its failure on
- * one rank fails the run on all, error text travels from the ranks, and
+ * one rank fails the run on all, error text travels from the ranks,
  * tf_farm_cancel on rank 0 stops every rank (refused elsewhere), and 1 MiB
  * inputs keep rank 0's memory bounded.
  *
