@@ -19,9 +19,9 @@
  *     previous job): what does not fit waits in the worker's outbox and
  *     goes out when poll says the socket is writable. The bytes are sent
  *     from the core's input batch, which lives until the job is answered
- *     or the worker is lost. Every header is checked against the job it answers before
- *     anything is allocated, the slots before the batch is used: a
- *     malformed message is a lost worker (killed, TF_FAIL_LOST).
+ *     or the worker is lost. Every header is checked against the job it
+ *     answers before anything is allocated, the slots before the batch is
+ *     used: a malformed message is a lost worker (killed, TF_FAIL_LOST).
  *   - A worker that dies (any signal, any exit, out of memory) shows up as
  *     end of file on its socket. It is reaped and its wait status
  *     reported. End of file from a worker that is still alive (a task

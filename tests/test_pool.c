@@ -996,7 +996,8 @@ static void test_two_journals_on_one_farm(void **state)
      * every result equals a fresh computation. */
     tf_farm *farm = NULL;
     assert_int_equal(tf_farm_create(&farm, &o), 0);
-    phase a = {300, SIZE_MAX, 0, 0, NULL, 0}, b = {200, SIZE_MAX, 0, 0, NULL, 0};
+    phase a = {300, SIZE_MAX, 0, 0, NULL, 0};
+    phase b = {200, SIZE_MAX, 0, 0, NULL, 0};
     tf_report ra, rb;
     assert_int_equal(run_phase(farm, ja, &a, &ra), 0);
     assert_int_equal(run_phase(farm, jb, &b, &rb), 0);
