@@ -309,6 +309,58 @@ static void test_inputs_memory_bounded(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Large inputs and large results at once, two jobs per worker: with
+ * processes both directions of a socket are full at the same time, which
+ * only a parent that never blocks on a write survives. */
+#define BOTH_WAYS ((size_t)600 << 10)
+
+static int echo_whole(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    const unsigned char *p = tf_in_data(out);
+    if (tf_in_len(out) != BOTH_WAYS || p[0] != (unsigned char)i)
+        return 1;
+    return tf_out_append(out, p, BOTH_WAYS);
+}
+
+static int wide_input(void *user, size_t i, tf_out *in)
+{
+    (void)user;
+    unsigned char *p = tf_out_extend(in, BOTH_WAYS);
+    if (p == NULL)
+        return 1;
+    memset(p, (int)(i & 0xff), BOTH_WAYS);
+    return 0;
+}
+
+static int check_wide(void *user, size_t i, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    if (len != BOTH_WAYS || p[0] != (unsigned char)i ||
+        p[BOTH_WAYS - 1] != (unsigned char)i)
+        (*(size_t *)user)++;
+    return 0;
+}
+
+static void test_large_inputs_and_results_together(void **state)
+{
+    (void)state;
+    tf_options o = opts_for(2);
+    o.batch_size = 1;
+    tf_farm *farm = NULL;
+    assert_int_equal(tf_farm_create(&farm, &o), 0);
+    tf_run_options ro = TF_RUN_OPTIONS_INIT;
+    ro.on_input = wide_input;
+    size_t bad = 0;
+    tf_report rep;
+    assert_int_equal(tf_farm_run_with(farm, &ro, 120, echo_whole, check_wide,
+                                      NULL, &bad, &rep),
+                     0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(rep.n_ok, 120);
+    tf_farm_destroy(farm);
+}
+
 static int no_input_task(void *user, size_t i, tf_out *out)
 {
     (void)user;
@@ -1082,6 +1134,7 @@ int main(void)
         cmocka_unit_test(test_inputs_new_data_on_reused_farm),
         cmocka_unit_test(test_inputs_after_worker_replaced),
         cmocka_unit_test(test_inputs_memory_bounded),
+        cmocka_unit_test(test_large_inputs_and_results_together),
         cmocka_unit_test(test_no_input_callback),
         cmocka_unit_test(test_input_callback_cancels),
         cmocka_unit_test(test_worker_numbers_cover_all),
