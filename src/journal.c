@@ -259,7 +259,8 @@ static int check_head(tf__journal *j, const void *key, size_t key_len,
         rc = fail(st, TF_JOURNAL_DAMAGED, 0, 0);
     else if (got.n_tasks != j->n_tasks)
         rc = fail(st, TF_JOURNAL_OTHER_N, 0, 0);
-    else if (got.key_len != key_len || memcmp(stored, key, key_len) != 0)
+    else if (got.key_len != key_len ||
+             (key_len > 0 && memcmp(stored, key, key_len) != 0))
         rc = fail(st, TF_JOURNAL_OTHER_KEY, 0, 0);
     free(stored);
     j->end = sizeof got + got.key_len;

@@ -64,6 +64,7 @@ static int busy_task(void *user, size_t i, tf_out *out)
 /* ---- the child: a run that logs what it delivers ---------------------- */
 
 typedef struct logger {
+    int ready_fd;         /* one byte at the first result: the run is on */
     int fd;               /* delivered indices, appended */
     int consumer_us;
     int bad;
@@ -80,6 +81,12 @@ static int logging_result(void *user, size_t i, const void *data, size_t len)
     uint64_t idx = i;
     if (l->fd >= 0 && write(l->fd, &idx, sizeof idx) != sizeof idx)
         l->bad = 1;
+    if (l->ready_fd >= 0) {
+        if (write(l->ready_fd, "", 1) != 1)
+            l->bad = 1;
+        close(l->ready_fd);
+        l->ready_fd = -1;
+    }
     l->delivered++;
     spin_us(l->consumer_us);
     return 0;
@@ -109,9 +116,9 @@ static tf_options options_of(const scenario *s)
     return o;
 }
 
-static void child_run(const scenario *s, int status_fd)
+static void child_run(const scenario *s, int status_fd, int ready_fd)
 {
-    logger l = {open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0600),
+    logger l = {ready_fd, open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0600),
                 CONSUMER_US, 0, 0};
     tf_options o = options_of(s);
     tf_report rep;
@@ -187,14 +194,22 @@ static void run_scenario(scenario *s, unsigned seed)
     if (s->journal != NULL)
         s->journal = journal;
     s->log = log;
-    int pipefd[2];
+    int pipefd[2], ready[2];
     assert_int_equal(pipe(pipefd), 0);
+    assert_int_equal(pipe(ready), 0);
     pid_t pid = fork();
     if (pid == 0) {
         close(pipefd[0]);
-        child_run(s, pipefd[1]);
+        close(ready[0]);
+        child_run(s, pipefd[1], ready[1]);
     }
     close(pipefd[1]);
+    close(ready[1]);
+    /* The random moment counts from the run's first result: a child still
+     * starting (slow under a sanitizer) has no handler yet. */
+    char byte;
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    close(ready[0]);
     srand(seed);
     usleep((useconds_t)(50000 + rand() % 350000));
     double t0 = now();
