@@ -239,13 +239,6 @@ static void wrong_world(void)
 
 /* ---- SIGTERM on rank 0 in the middle of a run ------------------------ */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 typedef struct stopper {
     size_t delivered, raise_at;
     double raised_at;
@@ -258,9 +251,7 @@ static int spin_task(void *user, size_t i, tf_out *out)
     const stopper *s = user;
     if (s->seen != NULL && s->seen[i])
         return 99; /* delivered before: the rerun must replay it */
-    double until = now() + 200e-6;
-    while (now() < until)
-        ;
+    spin_for(200e-6);
     uint64_t v = mix(i);
     return tf_out_append(out, &v, sizeof v);
 }

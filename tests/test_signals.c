@@ -34,20 +34,6 @@
 
 static tf_backend backend_under_test = TF_BACKEND_THREADS;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void spin_us(int us)
-{
-    double until = now() + us * 1e-6;
-    while (now() < until)
-        ;
-}
-
 static uint64_t value_of(size_t i)
 {
     return mix(i + 1);
@@ -56,7 +42,7 @@ static uint64_t value_of(size_t i)
 static int busy_task(void *user, size_t i, tf_out *out)
 {
     (void)user;
-    spin_us(TASK_US);
+    spin_for(TASK_US * 1e-6);
     uint64_t v = value_of(i);
     return tf_out_append(out, &v, sizeof v);
 }
@@ -88,7 +74,7 @@ static int logging_result(void *user, size_t i, const void *data, size_t len)
         l->ready_fd = -1;
     }
     l->delivered++;
-    spin_us(l->consumer_us);
+    spin_for(l->consumer_us * 1e-6);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* The finalizer of MurmurHash3: every input bit moves every output bit. */
 static inline uint64_t mix(uint64_t x)
@@ -19,6 +20,23 @@ static inline uint64_t mix(uint64_t x)
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;
     return x;
+}
+
+/* Monotonic seconds. */
+static inline double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Keeps this CPU busy for `seconds`: a task of a known cost, which a
+ * sleep is not (it gives the CPU away, and wakes late). */
+static inline void spin_for(double seconds)
+{
+    double until = now() + seconds;
+    while (now() < until)
+        ;
 }
 
 /* The backend that TF_TEST_BACKEND names (CTest runs one test file once
