@@ -81,10 +81,10 @@ slurm_cgroups() {
     done
 }
 
-cluster_up() {
-    local base=$SLURM_TEST_BASE port=$SLURM_TEST_PORT node kv real mem mpi
-    # Slurm's cgroups that were there before are not ours to remove.
-    SLURM_TEST_OLD_CGROUPS=$(slurm_cgroups | tr '\n' ' ')
+# munge_up: the private munged (key, socket, pid, log under
+# $SLURM_TEST_BASE) and the directories every cluster here uses.
+munge_up() {
+    local base=$SLURM_TEST_BASE
     mkdir -p "$base"/{etc,munge,state/ctld,state/d,log,run}
     chmod 755 "$base"
     chmod 711 "$base/munge"
@@ -92,23 +92,18 @@ cluster_up() {
     chmod 400 "$base/munge/munge.key"
     /usr/sbin/munged --key-file="$base/munge/munge.key" \
         --socket="$base/munge/munge.socket" --pid-file="$base/run/munged.pid" \
-        --log-file="$base/log/munged.log" --seed-file="$base/munge/seed" ||
-        return 1
+        --log-file="$base/log/munged.log" --seed-file="$base/munge/seed"
+}
 
-    node=$(hostname -s)
-    declare -A hw
-    for kv in $(slurmd -C | head -n1); do hw[${kv%%=*}]=${kv#*=}; done
-    real=${hw[RealMemory]}
-    mem=$(( real > 1024 ? real - 512 : real ))
-    mpi=none
+# slurm_conf_common HOST ADDR: the lines of slurm.conf that every cluster
+# here shares, slurmctld on HOST at ADDR. The slurmd files are named per
+# node (%n), so several slurmd can share $SLURM_TEST_BASE.
+slurm_conf_common() {
+    local base=$SLURM_TEST_BASE port=$SLURM_TEST_PORT mpi=none
     if ldconfig -p | grep -q 'libpmix\.so\.2'; then mpi=pmix; fi
-    rm -f "$base/etc/cgroup.conf"
-    if [ "${SLURM_TEST_CGROUP:-0}" = 1 ]; then
-        cgroup_conf "$base/etc/cgroup.conf"
-    fi
-    cat > "$base/etc/slurm.conf" <<CONF
+    cat <<CONF
 ClusterName=taskfarmtest
-SlurmctldHost=${node}(127.0.0.1)
+SlurmctldHost=${1}(${2})
 SlurmUser=root
 SlurmctldPort=${port}
 SlurmdPort=$((port + 1))
@@ -116,12 +111,11 @@ AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=${base}/munge/munge.socket
 StateSaveLocation=${base}/state/ctld
-SlurmdSpoolDir=${base}/state/d
+SlurmdSpoolDir=${base}/state/d/%n
 SlurmctldPidFile=${base}/run/slurmctld.pid
-SlurmdPidFile=${base}/run/slurmd.pid
+SlurmdPidFile=${base}/run/slurmd-%n.pid
 SlurmctldLogFile=${base}/log/slurmctld.log
-SlurmdLogFile=${base}/log/slurmd.log
-$(mode_conf "$mem" "${hw[CPUs]}")
+SlurmdLogFile=${base}/log/slurmd-%n.log
 SelectType=select/cons_tres
 SchedulerType=sched/backfill
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
@@ -133,20 +127,48 @@ JobCompType=jobcomp/filetxt
 JobCompLoc=${base}/log/jobcomp.txt
 KillWait=5
 MinJobAge=600
-NodeName=${node} NodeAddr=127.0.0.1 CPUs=${hw[CPUs]} Boards=${hw[Boards]} SocketsPerBoard=${hw[SocketsPerBoard]} CoresPerSocket=${hw[CoresPerSocket]} ThreadsPerCore=${hw[ThreadsPerCore]} RealMemory=${mem} State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
+}
+
+# wait_idle NODE...: waits until every NODE is idle (at most 30 s).
+wait_idle() {
+    local state="" want
+    want=$(printf 'idle\n%.0s' "$@")
+    for _ in $(seq 1 150); do
+        state=$(sinfo -h -N -n "$(IFS=,; echo "$*")" -o '%T' 2>/dev/null)
+        [ "$state" = "$want" ] && return 0
+        sleep 0.2
+    done
+    echo "cluster: node states '$(tr '\n' ' ' <<<"$state")' after 30 s; logs in" \
+         "$SLURM_TEST_BASE/log" >&2
+    return 1
+}
+
+cluster_up() {
+    local base=$SLURM_TEST_BASE node kv real mem
+    # Slurm's cgroups that were there before are not ours to remove.
+    SLURM_TEST_OLD_CGROUPS=$(slurm_cgroups | tr '\n' ' ')
+    munge_up || return 1
+    echo "$SLURM_TEST_OLD_CGROUPS" >"$base/run/old-cgroups"   # for the watchdog
+    node=$(hostname -s)
+    declare -A hw
+    for kv in $(slurmd -C | head -n1); do hw[${kv%%=*}]=${kv#*=}; done
+    real=${hw[RealMemory]}
+    mem=$(( real > 1024 ? real - 512 : real ))
+    rm -f "$base/etc/cgroup.conf"
+    if [ "${SLURM_TEST_CGROUP:-0}" = 1 ]; then
+        cgroup_conf "$base/etc/cgroup.conf"
+    fi
+    {
+        slurm_conf_common "$node" 127.0.0.1
+        mode_conf "$mem" "${hw[CPUs]}"
+        echo "NodeName=${node} NodeAddr=127.0.0.1 CPUs=${hw[CPUs]} Boards=${hw[Boards]} SocketsPerBoard=${hw[SocketsPerBoard]} CoresPerSocket=${hw[CoresPerSocket]} ThreadsPerCore=${hw[ThreadsPerCore]} RealMemory=${mem} State=UNKNOWN"
+        echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP"
+    } > "$base/etc/slurm.conf"
     export SLURM_CONF=$base/etc/slurm.conf
     slurmctld || return 1
     slurmd || return 1
-    local state=""
-    for _ in $(seq 1 150); do           # at most 30 s
-        state=$(sinfo -h -N -n "$node" -o '%T' 2>/dev/null || true)
-        [ "$state" = idle ] && return 0
-        sleep 0.2
-    done
-    echo "cluster: node state '$state' after 30 s; logs in $base/log" >&2
-    return 1
+    wait_idle "$node"
 }
 
 # Stops a daemon by its pid file: TERM, then KILL after 10 s.
@@ -162,8 +184,10 @@ stop_pid() {
     kill -KILL "$pid" 2>/dev/null
 }
 
-cluster_down() {
-    local base=$SLURM_TEST_BASE
+# slurm_daemons_down: cancels every job, then stops every slurmd, the
+# slurmctld and munged of $SLURM_TEST_BASE by their pid files.
+slurm_daemons_down() {
+    local base=$SLURM_TEST_BASE pf
     if [ -f "$base/run/slurmctld.pid" ]; then
         scancel --full --quiet --user=root 2>/dev/null || true
         for _ in $(seq 1 50); do
@@ -171,10 +195,65 @@ cluster_down() {
             sleep 0.2
         done
     fi
-    stop_pid "$base/run/slurmd.pid"
+    for pf in "$base"/run/slurmd-*.pid; do stop_pid "$pf"; done
     stop_pid "$base/run/slurmctld.pid"
     stop_pid "$base/run/munged.pid"
+}
+
+cluster_down() {
+    watchdog_stop
+    slurm_daemons_down
     remove_slurm_cgroups
+}
+
+# ---- the watchdog: teardown even when the test is SIGKILLed -------------
+# An EXIT trap cannot run after SIGKILL (CTest's time-out sends it, to the
+# test and its children), and the daemons fork into the background, so
+# they would outlive the test. watchdog_start LIB DOWN starts a process
+# outside the test's process tree (setsid, reparented to init) that polls
+# the test's PID (and its start time, against a reused PID) every second;
+# when the test is gone it sources LIB, runs DOWN and removes $tmp. The
+# test's own DOWN stops the watchdog first (watchdog_stop), by its PID.
+
+# proc_start PID: the process's start time (field 22 of /proc/PID/stat),
+# empty once it is gone.
+proc_start() {
+    local s
+    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    s=${s##*) }
+    # shellcheck disable=SC2086 # the fields after the command name
+    set -- $s
+    echo "${20}"
+}
+
+watchdog_start() {
+    local lib=$1 down=$2 run=$SLURM_TEST_BASE/run
+    mkdir -p "$run"
+    # The inner & is not a process group leader, so setsid does not fork:
+    # $! is the watchdog itself; the subshell exits, so init adopts it.
+    (
+        # shellcheck disable=SC2016 # expanded by the watchdog's bash
+        TF_WATCHDOG=1 setsid bash -c '
+            . "$1"
+            export SLURM_CONF=$SLURM_TEST_BASE/etc/slurm.conf
+            if [ -f "$SLURM_TEST_BASE/run/old-cgroups" ]; then
+                SLURM_TEST_OLD_CGROUPS=$(cat "$SLURM_TEST_BASE/run/old-cgroups")
+            fi
+            while [ "$(proc_start "$2")" = "$3" ]; do sleep 1; done
+            echo "watchdog: test $2 gone; tearing down"
+            "$4"
+            rm -rf "$5"' watchdog "$lib" "$$" "$(proc_start $$)" "$down" \
+            "$tmp" </dev/null >"$tmp/watchdog.log" 2>&1 &
+        echo $! >"$run/watchdog.pid"
+    )
+}
+
+# watchdog_stop: the test tears down itself; not from the watchdog.
+watchdog_stop() {
+    local pf=$SLURM_TEST_BASE/run/watchdog.pid
+    [ -f "$pf" ] && [ -z "${TF_WATCHDOG:-}" ] || return 0
+    kill "$(cat "$pf")" 2>/dev/null
+    rm -f "$pf"
 }
 
 # Removes the cgroup directories this cluster's slurmd made, deepest first.
@@ -252,14 +331,17 @@ cluster_test_begin() {
     export SLURM_TEST_BASE=$tmp/cluster
     export SLURM_TEST_PORT=$((20000 + $$ % 20000))
     export TASKFARM_BUILD=$build
-    trap 'cluster_down; rm -rf "$tmp"' EXIT
+    local up=${CLUSTER_UP:-cluster_up} down=${CLUSTER_DOWN:-cluster_down}
+    # shellcheck disable=SC2064 # the function names, now
+    trap "$down; rm -rf \"\$tmp\"" EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
+    watchdog_start "${CLUSTER_LIB:-${BASH_SOURCE[0]}}" "$down"
     J=$tmp/jobs
     mkdir -p "$J"
     chmod 755 "$tmp" "$J"
     t0=$SECONDS
-    if ! cluster_up; then
+    if ! "$up"; then
         echo "FAIL: the cluster did not start; logs:"
         tail -n 20 "$SLURM_TEST_BASE"/log/*.log
         exit 1
