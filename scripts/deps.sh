@@ -20,6 +20,8 @@ slurmctld           real local Slurm cluster in the tests
 slurmd              real local Slurm cluster in the tests
 slurm-client        sbatch, squeue, scontrol
 munge               Slurm authentication
+iproute2            network namespaces of the multi-node test (ip)
+util-linux          nsenter, unshare, setsid of the multi-node test
 shellcheck          lint of every job script
 gnuplot-nox         scaling plot of the demo and benchmark
 python3             Python side of the benchmark

@@ -241,6 +241,7 @@ watchdog_start() {
             fi
             while [ "$(proc_start "$2")" = "$3" ]; do sleep 1; done
             echo "watchdog: test $2 gone; tearing down"
+            sleep 2     # a daemon it was starting writes its pid file
             "$4"
             rm -rf "$5"' watchdog "$lib" "$$" "$(proc_start $$)" "$down" \
             "$tmp" </dev/null >"$tmp/watchdog.log" 2>&1 &

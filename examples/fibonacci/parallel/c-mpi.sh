@@ -15,6 +15,10 @@
 # On one node, the threads or procs backend (c-farm.sh) does the same with
 # less machinery.
 #
+# MPI cannot survive a rank that dies (a lost node ends the whole job):
+# with --journal FILE --output FILE, resubmit the same command, on fewer
+# nodes if one is down, and it computes only what the journal lacks.
+#
 #SBATCH --job-name=fib-mpi
 #SBATCH --nodes=2
 #SBATCH --ntasks-per-node=8
