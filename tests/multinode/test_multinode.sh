@@ -206,6 +206,7 @@ done
 
 # ---- teardown -----------------------------------------------------------
 mn_down
+lap "teardown"
 left=$(mn_left)
 check "teardown left no namespace, link, cgroup or daemon" [ -z "$left" ] ||
     echo "left: $left"

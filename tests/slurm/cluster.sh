@@ -171,23 +171,31 @@ cluster_up() {
     wait_idle "$node"
 }
 
-# Stops a daemon by its pid file: TERM, then KILL after 10 s.
+# stop_pid PIDFILE...: stops the daemons of the pid files: TERM to all,
+# then KILL to those still there after 10 s. Together, so that n slurmd
+# cost one wait, not n.
 stop_pid() {
-    local pf=$1 pid
-    [ -f "$pf" ] || return 0
-    pid=$(cat "$pf")
-    kill -TERM "$pid" 2>/dev/null || return 0
+    local pf pids=() pid alive
+    for pf in "$@"; do
+        [ -f "$pf" ] && pid=$(cat "$pf") && kill -TERM "$pid" 2>/dev/null &&
+            pids+=("$pid")
+    done
     for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        alive=()
+        for pid in "${pids[@]}"; do
+            kill -0 "$pid" 2>/dev/null && alive+=("$pid")
+        done
+        [ ${#alive[@]} -eq 0 ] && return 0
         sleep 0.1
     done
-    kill -KILL "$pid" 2>/dev/null
+    kill -KILL "${alive[@]}" 2>/dev/null
+    return 0
 }
 
 # slurm_daemons_down: cancels every job, then stops every slurmd, the
 # slurmctld and munged of $SLURM_TEST_BASE by their pid files.
 slurm_daemons_down() {
-    local base=$SLURM_TEST_BASE pf
+    local base=$SLURM_TEST_BASE
     if [ -f "$base/run/slurmctld.pid" ]; then
         scancel --full --quiet --user=root 2>/dev/null || true
         for _ in $(seq 1 50); do
@@ -195,8 +203,7 @@ slurm_daemons_down() {
             sleep 0.2
         done
     fi
-    for pf in "$base"/run/slurmd-*.pid; do stop_pid "$pf"; done
-    stop_pid "$base/run/slurmctld.pid"
+    stop_pid "$base"/run/slurmd-*.pid "$base/run/slurmctld.pid"
     stop_pid "$base/run/munged.pid"
 }
 
@@ -236,15 +243,15 @@ watchdog_start() {
         TF_WATCHDOG=1 setsid bash -c '
             . "$1"
             export SLURM_CONF=$SLURM_TEST_BASE/etc/slurm.conf
-            if [ -f "$SLURM_TEST_BASE/run/old-cgroups" ]; then
-                SLURM_TEST_OLD_CGROUPS=$(cat "$SLURM_TEST_BASE/run/old-cgroups")
-            fi
             while [ "$(proc_start "$2")" = "$3" ]; do sleep 1; done
             echo "watchdog: test $2 gone; tearing down"
             sleep 2     # a daemon it was starting writes its pid file
+            if [ -f "$SLURM_TEST_BASE/run/old-cgroups" ]; then
+                SLURM_TEST_OLD_CGROUPS=$(cat "$SLURM_TEST_BASE/run/old-cgroups")
+            fi
             "$4"
             rm -rf "$5"' watchdog "$lib" "$$" "$(proc_start $$)" "$down" \
-            "$tmp" </dev/null >"$tmp/watchdog.log" 2>&1 &
+            "$tmp" </dev/null >"${TF_WATCHDOG_LOG:-$tmp/watchdog.log}" 2>&1 &
         echo $! >"$run/watchdog.pid"
     )
 }
@@ -260,13 +267,17 @@ watchdog_stop() {
 # Removes the cgroup directories this cluster's slurmd made, deepest first.
 # rmdir only removes a cgroup without processes, so a job that outlived
 # its slurmstepd keeps its directory, and cgroups_left then names it.
+# Jobs just cancelled may take a moment to exit: up to 5 s of retries.
 remove_slurm_cgroups() {
     local d
     # Before cluster_up has looked, no directory is known to be ours.
     [ -n "${SLURM_TEST_OLD_CGROUPS+set}" ] || return 0
-    for d in $(slurm_cgroups); do
-        case " ${SLURM_TEST_OLD_CGROUPS:-} " in *" $d "*) continue ;; esac
-        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    for _ in $(seq 1 25); do
+        for d in $(cgroups_left); do
+            find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+        done
+        [ -z "$(cgroups_left)" ] && return 0
+        sleep 0.2
     done
     return 0
 }
