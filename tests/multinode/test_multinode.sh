@@ -103,9 +103,16 @@ check_c_mpi() {
 # By the gmp algorithm (a second of work) while the jobs use loop (about
 # 0.2 s a value on this machine): the same numbers, by another way.
 lo=300000
+# n_long: values enough to keep two ranks busy about 45 s at the speed
+# measured now (10 values on one CPU; 100 to 2000 values).
+n_long=$(cd "$J" && TIMEFORMAT=%R; { time "$build/bin/fibonacci_farm" \
+    --values $lo:$((lo + 10)) --algo loop --backend serial --jobs 1 \
+    --output "$J/calibrate.txt" >/dev/null; } 2>&1 |
+    awk '{ n = int(900 / ($1 > 0.01 ? $1 : 0.01))
+           print (n < 100 ? 100 : (n > 2000 ? 2000 : n)) }')
 reference() {
     [ -f "$J/reference.txt" ] ||
-        "$build/bin/fibonacci_farm" --values $lo:$((lo + 360)) --algo gmp \
+        "$build/bin/fibonacci_farm" --values $lo:$((lo + n_long)) --algo gmp \
             --backend threads --jobs 2 --output "$J/reference.txt" >/dev/null
 }
 # slice N: the reference's first N lines, fib(lo..lo+N-1).
@@ -116,12 +123,13 @@ slice() { reference && head -n "$1" "$J/reference.txt"; }
 # of 1 minute lands 60-90 s in. Shortened instead, as an administrator
 # may (scontrol update TimeLimit=0) once the journal has some values, the
 # same limit ends the job at slurmctld's next check (0-30 s later), by the
-# same path: TIMEOUT, SIGTERM, SIGKILL after KillWait. The work (360
-# values, about 40 s on the two CPUs) outlasts that wait.
+# same path: TIMEOUT, SIGTERM, SIGKILL after KillWait. The work (about
+# 45 s on the two CPUs, n_long values) outlasts that wait.
 check_time_limit() {
-    local big=(--values "$lo:$((lo + 360))" --algo loop --journal "$J/tl.journal"
+    local big=(--values "$lo:$((lo + n_long))" --algo loop --journal "$J/tl.journal"
                --output "$J/tl.txt")
     reference
+    echo "  ($n_long values)"
     id=$(cd "$src/$par" && sbatch --parsable --chdir="$J" --nodes=2 "${one[@]}" \
          c-mpi.sh "${big[@]}")
     wait_journal "$J/tl.journal"
@@ -167,7 +175,6 @@ check_lost_node() {
     check "  resubmitted with --nodes=1: COMPLETED on node1" \
           [ "$st:$(job_field "$id" NodeList)" = COMPLETED:node1 ] || show
     check "  resuming from the journal" has "[1-9][0-9]* from the journal"
-    check "  computing again what node2 held" has " [1-9][0-9]* computed, "
     check "  its output equals an uninterrupted run's" \
           cmp -s "$J/lost.txt" <(slice 60)
     lap "the resumed run, on one node"
