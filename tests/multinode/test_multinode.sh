@@ -31,9 +31,10 @@ if [ ! -x "$build/bin/fibonacci_mpi" ]; then
 fi
 cluster_test_begin
 par=examples/fibonacci/parallel
-# Open MPI may use only TCP between ranks (no shared memory: the nodes
-# share this machine's memory, so vader would silently bypass the link);
-# sbatch passes the environment on to the job and srun to the ranks.
+# Open MPI may use only TCP between ranks, on the nodes' network; sbatch
+# passes the environment on to the job and srun to the ranks. (With
+# shared memory allowed too, it still takes TCP between the nodes: their
+# host names differ, so it sees two hosts. Tried on 2026-12-01.)
 export OMPI_MCA_pml=ob1 OMPI_MCA_btl=tcp,self
 export OMPI_MCA_btl_tcp_if_include=$MN_NET.0/24
 # c-mpi.sh asks for 8 tasks per node; these nodes have one CPU each.
@@ -55,8 +56,9 @@ node_values() {
 # over_tcp BYTES LO: node2's link carried at least the results node2's
 # ranks sent, each at least fib(LO)'s size (the smallest of the run).
 over_tcp() {
-    local want
-    want=$(($(node_values node2) * $(fib_bytes "$2")))
+    local n want
+    n=$(node_values node2)
+    want=$((${n:-0} * $(fib_bytes "$2")))
     echo "  (node2's link: $1 bytes; its results: at least $want)"
     [ "$want" -gt 0 ] && [ "$1" -ge "$want" ]
 }
