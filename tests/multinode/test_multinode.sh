@@ -169,6 +169,7 @@ check_lost_node() {
     st=$(wait_job "$id" 120)
     out=$(job_out "$id")
     check "node2 lost mid-run: the MPI job ends, not COMPLETED ($st)" ended || show
+    check "  ended by Slurm, for the node" has "CANCELLED AT .* DUE TO NODE FAILURE"
     check "  Slurm marked node2 down" \
           [ "$(sinfo -h -N -n node2 -o %T | tr -d '*')" = down ]
     check "  no output yet" [ ! -e "$J/lost.txt" ]
