@@ -2,7 +2,8 @@
 # nodes.sh - a private multi-node Slurm cluster on one machine; sourced.
 #
 # Each node is a network + UTS namespace (its own host name, nodeN, and
-# address, 198.18.X.1N) and a cpuset of one CPU, joined to the host by a
+# address, 198.18.X.1N) and a cpuset of one CPU (else, where no cpuset
+# can be made, an affinity mask of that CPU), joined to the host by a
 # veth pair on a bridge whose host side (198.18.X.1) is where slurmctld
 # listens. munged, slurm.conf and the teardown come from
 # tests/slurm/cluster.sh; this file adds the nodes. Everything is named
@@ -13,7 +14,7 @@
 #   mn_config        the names: MN_TAG, MN_NET, MN_NODES (MULTINODE_NODES)
 #   mn_missing       why this host cannot run it (prints, succeeds) or fails
 #   mn_up / mn_down  the whole cluster (CLUSTER_UP / CLUSTER_DOWN)
-#   mn_in I CMD...   CMD on node I: its namespaces and its cpuset
+#   mn_in I CMD...   CMD on node I: its namespaces and its cpuset (or mask)
 #   mn_kill_node I   node I lost: SIGKILL to everything on it, slurmd too
 #   mn_link_bytes I  the bytes node I's link has carried, both ways
 mn_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -42,6 +43,8 @@ mn_cpuset_root() {
     fi
 }
 mn_cgroup() { echo "$(mn_cpuset_root)/$(mn_ns "$1")"; }
+# How nodes keep to their CPU: cpuset, or affinity (written by mn_net_up).
+mn_cpu_mode() { cat "$SLURM_TEST_BASE/run/cpu-mode" 2>/dev/null || echo none; }
 # Node I's CPU: one each while there are CPUs enough.
 mn_cpu() { echo $((($1 - 1) % $(nproc --all))); }
 
@@ -60,11 +63,6 @@ mn_missing() {
             return 0
         fi
     done
-    if [ -z "$(mn_cpuset_root)" ]; then
-        echo "no cpuset controller (cgroup v1 cpuset, or cpuset in v2's" \
-             "cgroup.controllers) to give each node a CPU of its own"
-        return 0
-    fi
     if ! ip netns add "${MN_TAG}probe" 2>/dev/null; then
         echo "cannot create a network namespace (ip netns add)"
         return 0
@@ -86,6 +84,7 @@ mn_node_up() {
     # A UTS namespace kept by a bind mount, like ip netns keeps its own.
     touch "$(mn_uts "$i")"
     unshare --uts="$(mn_uts "$i")" hostname "node$i" || return 1
+    [ "$(mn_cpu_mode)" = cpuset ] || return 0
     root=$(mn_cpuset_root)
     cg=$root/$ns
     mkdir "$cg" || return 1
@@ -98,11 +97,24 @@ mn_node_up() {
 mn_net_up() {
     local br=${MN_TAG}br i root=/sys/fs/cgroup
     # v2: the root's children get cpuset files only once it is enabled.
-    if [ -f "$root/cgroup.controllers" ] &&
+    # Inside a container's cgroup namespace that root holds processes and
+    # refuses (EBUSY): then an affinity mask, inherited by all a node
+    # starts, is what keeps it on its CPU (MULTINODE_CPUSET=no to try it).
+    local mode=cpuset
+    if [ -z "$(mn_cpuset_root)" ] || [ "${MULTINODE_CPUSET:-}" = no ]; then
+        mode=affinity
+    elif [ -f "$root/cgroup.controllers" ] &&
        ! grep -qw cpuset "$root/cgroup.subtree_control"; then
-        echo +cpuset >"$root/cgroup.subtree_control" || return 1
-        touch "$SLURM_TEST_BASE/run/cpuset-enabled"
+        if echo +cpuset 2>/dev/null >"$root/cgroup.subtree_control"; then
+            touch "$SLURM_TEST_BASE/run/cpuset-enabled"
+        else
+            mode=affinity
+        fi
     fi
+    echo "$mode" >"$SLURM_TEST_BASE/run/cpu-mode"
+    [ "$mode" = cpuset ] ||
+        echo "cluster: no cpuset to be made here: each node keeps to its CPU" \
+             "by its affinity mask"
     # Frames between two nodes cross the bridge: keep them out of the
     # host's iptables (a FORWARD policy of DROP, as Docker sets, would
     # stop them), for this bridge only.
@@ -115,15 +127,18 @@ mn_net_up() {
     done
 }
 
-# mn_in I CMD...: runs CMD on node I (enters its cpuset, then its
-# namespaces; what CMD starts stays in all three).
+# mn_in I CMD...: runs CMD on node I (enters its cpuset, or takes its
+# CPU's mask, then its namespaces; what CMD starts stays in all of them).
 mn_in() {
-    local i=$1
+    local i=$1 pin=()
     shift
+    [ "$(mn_cpu_mode)" = cpuset ] || pin=(taskset -c "$(mn_cpu "$i")")
     (
-        echo "$BASHPID" >"$(mn_cgroup "$i")/cgroup.procs" &&
-            exec nsenter --net="/run/netns/$(mn_ns "$i")" \
-                --uts="$(mn_uts "$i")" -- "$@"
+        if [ "$(mn_cpu_mode)" = cpuset ]; then
+            echo "$BASHPID" >"$(mn_cgroup "$i")/cgroup.procs" || exit 1
+        fi
+        exec "${pin[@]}" nsenter --net="/run/netns/$(mn_ns "$i")" \
+            --uts="$(mn_uts "$i")" -- "$@"
     )
 }
 
@@ -133,7 +148,7 @@ mn_conf() {
     # so that c-mpi.sh's --mem-per-cpu=1G fits.
     mem=$(($(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p') / MN_NODES))
     slurm_conf_common "$(hostname -s)" "$MN_NET.1"
-    # The cpuset keeps each node on its CPU. task/affinity cannot work
+    # The cpuset (or mask) keeps each node on its CPU. task/affinity cannot work
     # inside it: slurmd sees the whole machine (hwloc), binds to CPUs the
     # cpuset excludes, and the launch fails (EINVAL).
     cat <<CONF
@@ -168,21 +183,19 @@ mn_up() {
     wait_idle "${nodes[@]}"
 }
 
-# mn_cg_kill CGROUP: SIGKILL to every process in it, until it is empty
-# (cgroup files show size 0: read them).
-mn_cg_kill() {
-    local procs=$1/cgroup.procs pid pids
-    [ -f "$procs" ] || return 0
+# mn_kill_node I: node I lost: SIGKILL to every process of it (those in
+# its cpuset, and those in its network namespace), until none is left.
+# cgroup files show size 0: read them.
+mn_kill_node() {
+    local procs pid pids
+    procs=$(mn_cgroup "$1")/cgroup.procs
     for _ in $(seq 1 50); do
-        pids=$(cat "$procs" 2>/dev/null)
-        [ -n "$pids" ] || return 0
+        pids=$( (cat "$procs" 2>/dev/null; ip netns pids "$(mn_ns "$1")" 2>/dev/null) |
+                sort -u)
+        [ -n "$pids" ] || break
         for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
         sleep 0.1
     done
-}
-
-mn_kill_node() {
-    mn_cg_kill "$(mn_cgroup "$1")"
     rm -f "$SLURM_TEST_BASE/run/slurmd-node$1.pid"   # not to be reused
 }
 
@@ -200,7 +213,7 @@ mn_down() {
     for i in $(seq 1 "${MN_NODES:-0}"); do
         ns=$(mn_ns "$i")
         cg=$(mn_cgroup "$i")
-        mn_cg_kill "$cg"                       # what slurmd left behind
+        mn_kill_node "$i"                      # what slurmd left behind
         [ -d "$cg" ] && rmdir "$cg"
         ip link del "${ns}h" 2>/dev/null
         [ -f "$(mn_uts "$i")" ] && umount "$(mn_uts "$i")" 2>/dev/null
