@@ -55,11 +55,11 @@ mn_missing() {
              "cgroups and starts munged, slurmctld and slurmd: it needs root"
         return 0
     fi
-    for cmd in ip nsenter unshare setsid munged slurmctld slurmd sbatch \
-               scontrol sinfo squeue scancel; do
+    for cmd in ip nsenter unshare setsid taskset munged slurmctld slurmd \
+               sbatch srun scontrol sinfo squeue scancel mpirun; do
         if ! command -v "$cmd" >/dev/null; then
             echo "$cmd is missing: run 'make deps' (iproute2, util-linux," \
-                 "slurm-wlm, munge)"
+                 "slurm-wlm, munge, openmpi-bin)"
             return 0
         fi
     done
