@@ -4,8 +4,12 @@
  * DESIGN
  *   - Runs only in the thread that called tf_farm_run(): callbacks are never
  *     concurrent, so the user needs no locks.
- *   - Index order: batches arrive in any order and wait in a list sorted by
- *     start until the one at `next` arrives. Batches partition 0..N-1 (a
+ *   - Index order: batches arrive in any order and wait in a heap by start
+ *     (a pairing heap through the batches' own next and child links: no
+ *     allocation, O(1) to add, O(log n) amortized to take the lowest)
+ *     until the one at `next` arrives. With thousands of workers, as many
+ *     batches wait behind the slowest one, and a sorted list made each
+ *     arrival cost a walk past all of them. Batches partition 0..N-1 (a
  *     backend that splits a batch, after a crash, still covers every index
  *     once), so `next` always advances to N.
  *   - As completed: each batch is delivered on arrival.
@@ -138,6 +142,52 @@ static int replay_one(tf__deliver *d, size_t index)
     return 0;
 }
 
+/* ---- the pending heap ------------------------------------------------- */
+
+/* Two heaps (roots without siblings) as one: the higher start becomes the
+ * first child of the lower. */
+static tf__batch *meld(tf__batch *a, tf__batch *b)
+{
+    if (a == NULL)
+        return b;
+    if (b == NULL)
+        return a;
+    if (b->start < a->start) {
+        tf__batch *t = a;
+        a = b;
+        b = t;
+    }
+    b->next = a->child;
+    a->child = b;
+    return a;
+}
+
+/* The heap without its root: the root's children melded in pairs left to
+ * right, then the pairs right to left (the two-pass pairing). */
+static tf__batch *pop_lowest(tf__batch *root)
+{
+    tf__batch *pairs = NULL, *c = root->child;
+    while (c != NULL) {
+        tf__batch *a = c, *b = c->next;
+        c = b != NULL ? b->next : NULL;
+        a->next = NULL;
+        if (b != NULL)
+            b->next = NULL;
+        tf__batch *m = meld(a, b);
+        m->next = pairs; /* a stack: the second pass goes right to left */
+        pairs = m;
+    }
+    tf__batch *heap = NULL;
+    while (pairs != NULL) {
+        tf__batch *m = pairs;
+        pairs = m->next;
+        m->next = NULL;
+        heap = meld(heap, m);
+    }
+    root->child = root->next = NULL;
+    return heap;
+}
+
 static int replayable(const tf__deliver *d, size_t index)
 {
     return d->journal != NULL && index < d->n_tasks &&
@@ -155,7 +205,7 @@ static void advance(tf__deliver *d, tf__batch **spent)
         tf__batch *head = d->pending;
         if (head == NULL || head->start != d->next)
             break;
-        d->pending = head->next;
+        d->pending = pop_lowest(head);
         d->pending_bytes -= footprint(head);
         d->next += head->count;
         d->status = deliver_one(d, head);
@@ -184,11 +234,8 @@ int tf__deliver_replay(tf__deliver *d)
 
 static void insert_sorted(tf__deliver *d, tf__batch *b)
 {
-    tf__batch **p = &d->pending;
-    while (*p != NULL && (*p)->start < b->start)
-        p = &(*p)->next;
-    b->next = *p;
-    *p = b;
+    b->next = b->child = NULL;
+    d->pending = meld(d->pending, b);
     d->pending_bytes += footprint(b);
 }
 
@@ -224,7 +271,7 @@ void tf__deliver_drain(tf__deliver *d, tf__batch **spent)
 {
     while (d->pending != NULL) {
         tf__batch *b = d->pending;
-        d->pending = b->next;
+        d->pending = pop_lowest(b);
         push(spent, b);
     }
     d->pending_bytes = 0;

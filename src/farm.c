@@ -12,7 +12,8 @@
 
 /* Compute time a batch should take when its size is automatic: long enough
  * that a lock or a pipe message per batch costs well under 1% of it, short
- * enough that the last batches still balance. */
+ * enough that the last batches still balance. With many workers the
+ * scheduler makes it longer (sched.c: W x 0.5 ms), for the coordinator. */
 #define TARGET_BATCH_SECONDS 0.002
 #define MAX_RETRIES 100
 
@@ -198,10 +199,18 @@ int tf_farm_create(tf_farm **out, const tf_options *opts)
         return TF_EINVAL;
     *out = NULL;
     const tf_options *o = opts != NULL ? opts : &defaults;
+    if ((unsigned)o->backend >= N_BACKENDS)
+        return TF_EINVAL;
+    return tf__farm_create_on(out, o, backend_entry_of(o->backend).transport);
+}
+
+int tf__farm_create_on(tf_farm **out, const tf_options *o,
+                       const tf__transport *t)
+{
+    *out = NULL;
     int rc = check_options(o);
     if (rc != 0)
         return rc;
-    const tf__transport *t = backend_entry_of(o->backend).transport;
     if (t == NULL)
         return TF_ENOTBUILT;
     if ((rc = check_limits(o, t)) != 0)

@@ -45,7 +45,8 @@ typedef struct tf__batch {
     int worker;               /* which worker computed it (transports) */
     int status;               /* 0, or why the worker computed nothing:
                                  TF_ENOMEM, TF_EWORKER (its start hook) */
-    struct tf__batch *next;   /* free lists and the pending list */
+    struct tf__batch *next;   /* free lists; the pending heap's sibling */
+    struct tf__batch *child;  /* the pending heap (deliver.c) */
 } tf__batch;
 
 struct tf__exec;
@@ -119,9 +120,11 @@ typedef struct tf__sched {
     int workers;
     int stopped;
     double target_s;          /* wanted compute time per batch */
+    double floor_s;           /* the shortest batch the tail rule makes */
     double task_s;            /* smoothed seconds per task (0 = unknown) */
     double task_bytes;        /* smoothed result bytes per task */
     size_t last;              /* last automatic size handed out */
+    int seen;                 /* a batch has been observed */
     tf__range *redo;          /* ranges to compute (again), lowest first, */
     size_t redo_head;         /* from redo[redo_head] */
     size_t n_redo, redo_cap;
@@ -185,7 +188,8 @@ TF__HIDDEN int tf__journal_close(tf__journal *j, int sync);
 typedef struct tf__deliver {
     size_t n_tasks;
     size_t next;              /* index order: the next index to deliver */
-    tf__batch *pending;       /* index order: finished, waiting, by start */
+    tf__batch *pending;       /* index order: finished, waiting: a heap by
+                                 start, the lowest at the root */
     size_t pending_bytes;     /* their results and slots */
     int ordered, stop_on_error;
     int status;               /* 0, or why delivery stopped */
@@ -328,6 +332,9 @@ struct tf__run {
  * failures and stops live in the delivery's status. */
 TF__HIDDEN int tf__run_loop(const tf__transport *t, void **state,
                             tf__run *r);
+/* What the run loop holds per worker, in bytes (its queue and its place
+ * in the ready ring), for the memory bound per rank. */
+TF__HIDDEN size_t tf__run_bytes_per_worker(void);
 /* The oldest job worker w has not answered, or NULL: what a transport
  * checks an incoming batch against. */
 TF__HIDDEN const tf__job *tf__run_head(const tf__run *r, int w);
@@ -335,6 +342,12 @@ TF__HIDDEN const tf__job *tf__run_head(const tf__run *r, int w);
  * or tf_farm_cancel() was called. Returns 0, or TF_EINTR / TF_ECANCELED
  * when it stopped the run. */
 TF__HIDDEN int tf__run_check_signal(tf__run *r);
+
+/* tf_farm_create() on a transport of the caller's (o checked, not NULL):
+ * what the coordinator's tests and benchmark use to play a world of fake
+ * workers against the real run loop. */
+TF__HIDDEN int tf__farm_create_on(tf_farm **out, const tf_options *o,
+                                  const tf__transport *t);
 
 TF__HIDDEN extern const tf__transport tf__serial_transport;
 TF__HIDDEN extern const tf__transport tf__threads_transport;

@@ -65,8 +65,9 @@
 
 typedef struct queue {
     tf__job job[MAX_DEPTH];
-    int n;
-    int dead;                   /* lost: replace it before giving it work */
+    unsigned char n;
+    unsigned char dead;         /* lost: replace it before giving it work */
+    unsigned char listed;       /* in the ready ring */
 } queue;
 
 typedef struct retry {
@@ -78,6 +79,11 @@ struct tf__loop {
     const tf__transport *t;
     void *st;
     queue *q;
+    /* Workers that may take a job (fewer than depth queued, or dead and
+     * to be replaced), each at most once, oldest first: a dispatch costs
+     * what it hands out, not a look at every worker (65,536 ranks). */
+    int *ready;
+    int ready_head, ready_n;
     int outstanding;            /* jobs sent and not answered */
     int depth;                  /* jobs queued per worker */
     size_t limit;               /* bytes that may wait for delivery */
@@ -111,6 +117,30 @@ int tf__run_check_signal(tf__run *r)
         return TF_ECANCELED;
     }
     return 0;
+}
+
+/* ---- the ready ring ---------------------------------------------------- */
+
+static void list_ready(tf__run *r, int w)
+{
+    tf__loop *L = r->loop;
+    if (L->q[w].listed)
+        return;
+    L->q[w].listed = 1;
+    L->ready[(L->ready_head + L->ready_n++) % r->n_workers] = w;
+}
+
+static void unlist_first(tf__run *r)
+{
+    tf__loop *L = r->loop;
+    L->q[L->ready[L->ready_head]].listed = 0;
+    L->ready_head = (L->ready_head + 1) % r->n_workers;
+    L->ready_n--;
+}
+
+size_t tf__run_bytes_per_worker(void)
+{
+    return sizeof(queue) + sizeof(int);
 }
 
 /* ---- retries ---------------------------------------------------------- */
@@ -198,6 +228,7 @@ static tf__job pop_job(tf__run *r, int w)
     q->n--;
     memmove(q->job, q->job + 1, (size_t)q->n * sizeof(*q->job));
     drop_input(r, &j);
+    list_ready(r, w);
     return j;
 }
 
@@ -265,6 +296,7 @@ static int on_lost(tf__run *r, int w, int kind, int code, int started,
     L->outstanding -= q->n;
     q->n = 0;
     q->dead = 1;
+    list_ready(r, w);
     return rc;
 }
 
@@ -358,6 +390,7 @@ static void kill_busy(tf__run *r)
         L->outstanding -= q->n;
         q->n = 0;
         q->dead = 1;
+        list_ready(r, w);
     }
 }
 
@@ -494,26 +527,32 @@ static int send_one(tf__run *r, int w)
     return rc;
 }
 
+/* Fills the ready workers' queues, oldest first; a worker leaves the
+ * ring once full (or dead for good). */
 static int dispatch(tf__run *r)
 {
     tf__loop *L = r->loop;
-    for (int w = 0; w < r->n_workers && !r->sched.stopped; w++) {
+    while (L->ready_n > 0 && !r->sched.stopped) {
+        int w = L->ready[L->ready_head];
         if (L->q[w].dead) {
             if (tf__sched_done(&r->sched) && L->n_retries == 0)
                 return 0;
             int rc = revive(r, w);
-            if (rc == 1)
+            if (rc == 1) { /* it stays dead */
+                unlist_first(r);
                 continue;
+            }
             if (rc != 0)
                 return rc;
         }
-        while (!L->q[w].dead && L->q[w].n < L->depth) {
+        while (L->q[w].n < L->depth) {
             int rc = send_one(r, w);
             if (rc == 1)
                 return 0;
             if (rc != 0)
                 return rc;
         }
+        unlist_first(r);
     }
     return 0;
 }
@@ -531,9 +570,16 @@ static int setup(const tf__transport *t, void **state, tf__run *r,
     L->limit = limit < HELD_MAX ? limit : HELD_MAX;
     L->in_cap = L->limit / ((size_t)r->n_workers * (size_t)t->depth);
     L->q = calloc((size_t)r->n_workers, sizeof(*L->q));
-    if (L->q == NULL)
+    L->ready = malloc((size_t)r->n_workers * sizeof(*L->ready));
+    if (L->q == NULL || L->ready == NULL) {
+        free(L->q);
+        free(L->ready);
+        L->q = NULL;
         return TF_ENOMEM;
+    }
     r->loop = L;
+    for (int w = 0; w < r->n_workers; w++)
+        list_ready(r, w);
     r->deliver.should_stop = stop_status;
     r->deliver.stop_ctx = r;
     int rc = *state == NULL ? t->start(state, r->n_workers, r) : 0;
@@ -553,6 +599,7 @@ static void teardown(tf__run *r)
             drop_input(r, &r->loop->q[w].job[k]);
     r->deliver.should_stop = NULL;
     free(r->loop->retries);
+    free(r->loop->ready);
     free(r->loop->q);
     r->loop = NULL;
 }

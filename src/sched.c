@@ -9,9 +9,13 @@
  *   - starts at 1, and at most doubles per batch while tasks look quick, so
  *     a first slow task never drags a huge batch behind it;
  *   - aims at target_s of compute per batch from a smoothed per-task time,
- *     so it shrinks at once when tasks become slow;
+ *     so it shrinks at once when tasks become slow; target_s grows with
+ *     the workers (W x PER_WORKER_S), so that the one thread that handles
+ *     every batch (the caller's; MPI's rank 0) stays a small load at
+ *     thousands of workers;
  *   - never exceeds remaining / (2 * workers), so the last batches are
- *     small and every worker finishes at about the same time;
+ *     small and every worker finishes at about the same time (past 256
+ *     workers, not below W x FLOOR_PER_WORKER_S of compute);
  *   - keeps a batch's results near 1 MiB from a smoothed size per task, so
  *     memory stays bounded by what is in flight.
  *
@@ -25,6 +29,20 @@
 
 #define BATCH_BYTES_CAP ((double)(1 << 20))
 #define SMOOTHING 0.3   /* weight of the newest observation */
+/* Batch time per worker: with W workers a batch aims at W x this, so the
+ * coordinator (rank 0), which handles every batch, gets W batches per
+ * W x PER_WORKER_S seconds, whatever W: c / PER_WORKER_S of its time for
+ * a cost c per batch (22 µs over TCP here: 4.4%; 1-5 µs over shared
+ * memory). Below 4 workers the 2 ms target of farm.c decides. */
+#define PER_WORKER_S 500e-6
+/* The end of a run shrinks batches so that workers finish together, but
+ * past FLOOR_FROM_WORKERS workers not below W x this, or they would again
+ * bring rank 0 a batch each faster than it can take them: at 4,096 fake
+ * workers this floor made the run 0.5 s shorter (bench/README.md,
+ * bench_coord). Fewer workers than that take a whole round of batches
+ * of one task each in a few ms, so balance wins there. */
+#define FLOOR_PER_WORKER_S 25e-6
+#define FLOOR_FROM_WORKERS 256
 
 void tf__sched_init(tf__sched *s, size_t n_tasks, size_t fixed, int workers,
                     double target_s)
@@ -33,7 +51,10 @@ void tf__sched_init(tf__sched *s, size_t n_tasks, size_t fixed, int workers,
     s->n_tasks = n_tasks;
     s->fixed = fixed;
     s->workers = workers > 0 ? workers : 1;
-    s->target_s = target_s;
+    double grown = (double)s->workers * PER_WORKER_S;
+    s->target_s = grown > target_s ? grown : target_s;
+    s->floor_s = s->workers > FLOOR_FROM_WORKERS
+                     ? (double)s->workers * FLOOR_PER_WORKER_S : 0;
 }
 
 void tf__sched_release(tf__sched *s)
@@ -50,7 +71,11 @@ static size_t min_size(size_t a, size_t b)
 
 static size_t auto_size(tf__sched *s, size_t remaining)
 {
-    size_t want = s->last == 0 ? 1 : s->last * 2;
+    /* Until a batch has come back nothing is known of the tasks: the
+     * first round is single tasks. Doubling per batch handed out would
+     * give the W-th worker 2^W tasks, unseen (at thousands of workers,
+     * batches of seconds that the whole run then waits for). */
+    size_t want = s->last == 0 || !s->seen ? 1 : s->last * 2;
     if (s->task_s > 0) {
         double by_time = s->target_s / s->task_s;
         if (by_time < (double)want)
@@ -62,6 +87,8 @@ static size_t auto_size(tf__sched *s, size_t remaining)
             want = by_bytes < 1 ? 1 : (size_t)by_bytes;
     }
     size_t tail = remaining / (2 * (size_t)s->workers);
+    if (s->task_s > 0 && (double)tail * s->task_s < s->floor_s)
+        tail = (size_t)(s->floor_s / s->task_s);
     want = min_size(want, tail > 0 ? tail : 1);
     s->last = want;
     return want;
@@ -123,6 +150,7 @@ void tf__sched_observe(tf__sched *s, size_t count, double seconds,
 {
     if (count == 0)
         return;
+    s->seen = 1;
     double per_task = seconds / (double)count;
     double per_bytes = (double)bytes / (double)count;
     if (s->task_s == 0 && s->task_bytes == 0) {
