@@ -266,7 +266,16 @@ typedef enum {
     TF_ORDER_COMPLETED     /* results as soon as each batch completes */
 } tf_order;
 
-#define TF_MAX_JOBS 1024                    /* workers per farm */
+/* Workers per farm. Threads and processes share one machine, where more
+ * than TF_MAX_JOBS workers would only time-slice (tf_resolve_jobs refuses
+ * them with TF_ERANGE). MPI ranks span nodes: the world may hold up to
+ * TF_MAX_RANKS ranks (larger: TF_ERANGE at tf_farm_create). Rank 0 keeps
+ * at most 256 bytes per rank for them, whatever the run, besides the
+ * results that wait for it (bounded in bytes) and MPI's own per-peer
+ * state; beyond this size its share of every batch would make it the
+ * bottleneck (bench/README.md, bench_coord). */
+#define TF_MAX_JOBS 1024
+#define TF_MAX_RANKS 65536
 #define TF_MAX_TASKS ((size_t)1 << 40)      /* tasks per run */
 
 typedef struct tf_options {

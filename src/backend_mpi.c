@@ -57,12 +57,18 @@
 #define TAG_DATA 4
 #define IDLE_SLEEP_NS 50000   /* between two probes with nothing to do */
 
-/* A job message on its way to a rank: must stay alive until sent. */
-typedef struct jobbox {
-    unsigned char *buf;
-    size_t cap;
-    MPI_Request req;
-} jobbox;
+/* Rank 0's state for one other rank: its last two job messages, which
+ * must stay alive until sent. A job without inputs is its header alone,
+ * kept here; one with inputs is one message of its own (`big`), freed
+ * once sent. Nothing else is kept per rank, so that 65,536 ranks cost
+ * rank 0 what tf__mpi_bytes_per_rank() says (with the run loop's share,
+ * at most 256 bytes a rank: test_coord asserts it). */
+typedef struct rank_out {
+    MPI_Request req[2];
+    unsigned char *big[2];
+    tf__wire_job head[2];
+    unsigned char next;       /* the slot the next job takes */
+} rank_out;
 
 typedef struct mpi_state {
     MPI_Comm comm;
@@ -70,8 +76,7 @@ typedef struct mpi_state {
     tf__batch *local[2];      /* rank 0's own jobs; the first computing */
     const tf__batch *local_in[2];  /* and their inputs (the core's) */
     int n_local;
-    jobbox *out;              /* rank 0: two per rank, in turn */
-    int *next_out;
+    rank_out *out;            /* rank 0: one per rank */
     unsigned char *inbox;     /* a worker rank: the job being computed */
     size_t inbox_cap;
     tf__hooks hooks;
@@ -100,7 +105,24 @@ static int mpi_workers(const tf_options *o)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (o->n_jobs > 0 && o->n_jobs != size)
         return TF_EWORLD;
-    return size > TF_MAX_JOBS ? TF_ERANGE : size;
+    return size > TF_MAX_RANKS ? TF_ERANGE : size;
+}
+
+size_t tf__mpi_bytes_per_rank(void)
+{
+    return sizeof(rank_out);
+}
+
+/* Waits for every job message still on its way, and frees them. */
+static void wait_jobs(mpi_state *m)
+{
+    for (int to = 0; to < m->size; to++)
+        for (int i = 0; i < 2; i++) {
+            if (m->out[to].req[i] != MPI_REQUEST_NULL)
+                MPI_Wait(&m->out[to].req[i], MPI_STATUS_IGNORE);
+            free(m->out[to].big[i]);
+            m->out[to].big[i] = NULL;
+        }
 }
 
 static void free_state(mpi_state *m)
@@ -108,18 +130,16 @@ static void free_state(mpi_state *m)
     int done = 0;
     MPI_Finalized(&done);
     if (m->out != NULL && !done)
-        for (int i = 0; i < 2 * m->size; i++)
-            if (m->out[i].req != MPI_REQUEST_NULL)
-                MPI_Wait(&m->out[i].req, MPI_STATUS_IGNORE);
+        wait_jobs(m);
     if (m->out != NULL)
-        for (int i = 0; i < 2 * m->size; i++)
-            free(m->out[i].buf);
+        for (int to = 0; to < m->size; to++)
+            for (int i = 0; i < 2; i++)
+                free(m->out[to].big[i]);
     if (!done)
         MPI_Comm_free(&m->comm);
     for (int i = 0; i < m->n_local; i++)
         tf__batch_free(m->local[i]);
     free(m->out);
-    free(m->next_out);
     free(m->inbox);
     free(m);
 }
@@ -149,11 +169,11 @@ static int mpi_start(void **state, int n, tf__run *r)
     MPI_Comm_rank(m->comm, &m->rank);
     MPI_Comm_size(m->comm, &m->size);
     m->hooks = r->hooks;
-    m->out = calloc(2 * (size_t)m->size, sizeof(*m->out));
-    m->next_out = calloc((size_t)m->size, sizeof(*m->next_out));
-    int rc = m->out != NULL && m->next_out != NULL ? 0 : TF_ENOMEM;
-    for (int i = 0; rc == 0 && i < 2 * m->size; i++)
-        m->out[i].req = MPI_REQUEST_NULL;
+    /* Only rank 0 sends jobs: the others keep no state per rank. */
+    m->out = m->rank == 0 ? calloc((size_t)m->size, sizeof(*m->out)) : NULL;
+    int rc = m->rank != 0 || m->out != NULL ? 0 : TF_ENOMEM;
+    for (int to = 0; m->out != NULL && to < m->size; to++)
+        m->out[to].req[0] = m->out[to].req[1] = MPI_REQUEST_NULL;
     int hooks = start_hooks(m); /* collective: every rank gets here */
     if (rc == 0)
         rc = hooks;
@@ -182,47 +202,56 @@ static size_t mpi_cap(const void *state, int w)
     return rank_of(m, w) == 0 && m->size > 1 ? 1 : SIZE_MAX;
 }
 
-/* The job message, header then inputs, into box's buffer. */
-static int pack_job(jobbox *box, const tf__job *job, const tf__run *r,
-                    size_t *len)
+/* A job with inputs as one message: header, slots, bytes. */
+static int pack_big(unsigned char **out, const tf__wire_job *head,
+                    const tf__job *job, size_t *len)
 {
-    tf__wire_job msg;
-    tf__wire_job_of(&msg, job, r);
-    size_t slots = job->in != NULL ? job->count * sizeof(tf__slot) : 0;
-    size_t bytes = job->in != NULL ? job->in->len : 0;
-    *len = sizeof msg + slots + bytes;
+    size_t slots = job->count * sizeof(tf__slot), bytes = job->in->len;
+    *len = sizeof *head + slots + bytes;
     if (*len > INT_MAX)
         return TF_ERANGE; /* MPI counts are int */
-    if (*len > box->cap) {
-        unsigned char *grown = realloc(box->buf, *len);
-        if (grown == NULL)
-            return TF_ENOMEM;
-        box->buf = grown;
-        box->cap = *len;
-    }
-    memcpy(box->buf, &msg, sizeof msg);
-    if (slots > 0)
-        memcpy(box->buf + sizeof msg, job->in->slots, slots);
+    unsigned char *buf = malloc(*len);
+    if (buf == NULL)
+        return TF_ENOMEM;
+    memcpy(buf, head, sizeof *head);
+    memcpy(buf + sizeof *head, job->in->slots, slots);
     if (bytes > 0)
-        memcpy(box->buf + sizeof msg + slots, job->in->data, bytes);
+        memcpy(buf + sizeof *head + slots, job->in->data, bytes);
+    *out = buf;
     return 0;
 }
 
-/* Two buffers per rank in turn: the older one's send is complete once
- * its job has been answered, which it was before a third job goes out. */
+/* Two slots per rank in turn: the older one's send is complete once its
+ * job has been answered, which it was before a third job goes out. A
+ * send that is complete at once (a small message goes eagerly) is
+ * finished there, so that MPI keeps no request for it either. */
 static int send_job(mpi_state *m, int to, const tf__job *job, tf__run *r)
 {
-    jobbox *box = &m->out[2 * to + m->next_out[to]];
-    m->next_out[to] ^= 1;
-    if (box->req != MPI_REQUEST_NULL)
-        MPI_Wait(&box->req, MPI_STATUS_IGNORE);
-    size_t len;
-    int rc = pack_job(box, job, r, &len);
-    if (rc != 0)
-        return rc;
-    if (MPI_Isend(box->buf, (int)len, MPI_BYTE, to, TAG_JOB, m->comm,
-                  &box->req) != MPI_SUCCESS)
+    rank_out *o = &m->out[to];
+    int i = o->next;
+    o->next ^= 1;
+    if (o->req[i] != MPI_REQUEST_NULL)
+        MPI_Wait(&o->req[i], MPI_STATUS_IGNORE);
+    free(o->big[i]);
+    o->big[i] = NULL;
+    tf__wire_job_of(&o->head[i], job, r);
+    void *msg = &o->head[i];
+    size_t len = sizeof o->head[i];
+    if (job->in != NULL) {
+        int rc = pack_big(&o->big[i], &o->head[i], job, &len);
+        if (rc != 0)
+            return rc;
+        msg = o->big[i];
+    }
+    if (MPI_Isend(msg, (int)len, MPI_BYTE, to, TAG_JOB, m->comm,
+                  &o->req[i]) != MPI_SUCCESS)
         return TF_ESYS;
+    int sent = 0;
+    MPI_Test(&o->req[i], &sent, MPI_STATUS_IGNORE);
+    if (sent) {
+        free(o->big[i]);
+        o->big[i] = NULL;
+    }
     return 0;
 }
 
@@ -470,9 +499,7 @@ static int mpi_finish(void *state, tf__run *r, int rc)
         tf__wire_job stop = {0};
         for (int to = 1; to < m->size; to++)
             MPI_Send(&stop, (int)sizeof stop, MPI_BYTE, to, TAG_JOB, m->comm);
-        for (int i = 0; i < 2 * m->size; i++)
-            if (m->out[i].req != MPI_REQUEST_NULL)
-                MPI_Wait(&m->out[i].req, MPI_STATUS_IGNORE);
+        wait_jobs(m);
         o = (outcome){rc, r->deliver.status, r->interrupted, r->sys_errno,
                       *r->report};
     }

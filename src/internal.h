@@ -355,6 +355,9 @@ TF__HIDDEN extern const tf__transport tf__procs_transport;
 /* The MPI transport, or NULL when the library was built without MPI
  * (backend_mpi.c or backend_mpi_none.c, chosen by CMake). */
 TF__HIDDEN const tf__transport *tf__mpi_transport(void);
+/* What rank 0's MPI transport keeps per rank, in bytes (backend_mpi.c
+ * only: the memory bound per rank). */
+TF__HIDDEN size_t tf__mpi_bytes_per_rank(void);
 
 /* ---- signals.c: SIGINT/SIGTERM during a run ---------------------------- */
 TF__HIDDEN void tf__signals_begin(void);
