@@ -222,9 +222,9 @@ static int pack_big(unsigned char **out, const tf__wire_job *head,
 }
 
 /* Two slots per rank in turn: the older one's send is complete once its
- * job has been answered, which it was before a third job goes out. A
- * send that is complete at once (a small message goes eagerly) is
- * finished there, so that MPI keeps no request for it either. */
+ * job has been answered, which it was before a third job goes out. So a
+ * header's request is freed at once (MPI_Request_free, no progress call
+ * on rank 0), and only a job with inputs keeps one, to free its buffer. */
 static int send_job(mpi_state *m, int to, const tf__job *job, tf__run *r)
 {
     rank_out *o = &m->out[to];
@@ -246,12 +246,8 @@ static int send_job(mpi_state *m, int to, const tf__job *job, tf__run *r)
     if (MPI_Isend(msg, (int)len, MPI_BYTE, to, TAG_JOB, m->comm,
                   &o->req[i]) != MPI_SUCCESS)
         return TF_ESYS;
-    int sent = 0;
-    MPI_Test(&o->req[i], &sent, MPI_STATUS_IGNORE);
-    if (sent) {
-        free(o->big[i]);
-        o->big[i] = NULL;
-    }
+    if (o->big[i] == NULL)
+        MPI_Request_free(&o->req[i]);
     return 0;
 }
 
