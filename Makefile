@@ -74,6 +74,7 @@ bench: all
 bench-quick: all
 	@mkdir -p $(BUILD)/bench
 	@$(BUILD)/bin/bench_core --quick --json $(BUILD)/bench/core-quick.json
+	@if [ -x $(BUILD)/bin/bench_coord ]; then $(BUILD)/bin/bench_coord model --quick; fi
 	@python3 bench/compare.py $(BUILD) --quick
 
 # The GPU example as a binary to carry to a GPU machine that has the
