@@ -23,6 +23,15 @@
 #define WORLD 65536
 #define BYTES_PER_RANK 256
 
+/* AddressSanitizer's allocator is not glibc's: mallinfo2 does not see
+ * it, so the heap is measured only in the plain build (the bound per
+ * rank is still asserted there by test_state_per_rank). */
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_MEASURED 0
+#else
+#define HEAP_MEASURED 1
+#endif
+
 typedef struct seen {
     size_t n, next, delivered, bad;
     unsigned char *once;      /* as completed: each index at most once */
@@ -103,11 +112,14 @@ static void test_world_memory_per_worker(void **state)
     /* Peak heap during the run, less the fake's own: the run loop's. As
      * completed nothing waits for delivery, so this is the state it
      * keeps per worker, sampled while all of them are busy. */
+    free(s.once);
+    if (!HEAP_MEASURED)
+        return;
+    assert_true(c.heap_peak >= before + c.own_bytes);
     size_t core = c.heap_peak - before - c.own_bytes;
     print_message("run loop: %zu bytes per worker at %d workers\n",
                   core / WORLD, WORLD);
     assert_true(core <= (size_t)BYTES_PER_RANK * WORLD);
-    free(s.once);
 }
 
 /* What rank 0 keeps per rank: the run loop's share and, where the MPI
