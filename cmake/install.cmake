@@ -7,6 +7,7 @@
 #   <libdir>/cmake/taskfarm/   the package: taskfarm::taskfarm (shared),
 #                     taskfarm::taskfarm_static, taskfarm::mpi
 #   share/modulefiles/taskfarm/<version>.lua   for `module load taskfarm`
+#   lib/python3.X/site-packages/taskfarm/   the Python module, when built
 #   bin/              the tutorial's programs, with -DTF_INSTALL_EXAMPLES=ON
 include(CMakePackageConfigHelpers)
 set(TF_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/taskfarm)
@@ -49,6 +50,7 @@ install(CODE "
   set(TF_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
   set(TF_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
   set(TF_MANDIR \"${CMAKE_INSTALL_MANDIR}\")
+  set(TF_PYTHONDIR \"${TF_PYTHON_INSTALL_DIR}\")
   include(\"${CMAKE_CURRENT_LIST_DIR}/write-installed.cmake\")
 ")
 install(FILES ${TF_GEN}/taskfarm.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -9,6 +9,11 @@ foreach(dir LIBDIR INCLUDEDIR BINDIR MANDIR)
     set(TF_FULL_${dir} "${TF_PREFIX}/${TF_${dir}}")
   endif()
 endforeach()
+# The Python module's directory, on PYTHONPATH, when it was built.
+set(TF_MODULE_PYTHON "")
+if(TF_PYTHONDIR)
+  set(TF_MODULE_PYTHON "prepend_path(\"PYTHONPATH\", \"${TF_PREFIX}/${TF_PYTHONDIR}\")")
+endif()
 # The static library's own link flags (pthreads needs none in glibc >= 2.34).
 string(STRIP "${TF_THREADS_LIBS} -lm" TF_PRIVATE_LIBS)
 configure_file("${TF_SRC}/taskfarm.pc.in" "${TF_GEN}/taskfarm.pc" @ONLY)

@@ -1,0 +1,568 @@
+/*
+ * _taskfarm.c - the CPython extension under the `taskfarm` package: one
+ * type, Farm, that holds a libtaskfarm farm of forked worker processes,
+ * and a few functions (cpus, version, progress_format).
+ *
+ * DESIGN
+ *   - The bytes are the contract. The Python layer (taskfarm/_core.py)
+ *     turns calls into input bytes (pickles) and result bytes back into
+ *     values; this file only moves bytes between it and the engine. Each
+ *     farm has one `worker` callable, fixed when the farm is made (before
+ *     any fork), that a worker process calls with a task's input bytes and
+ *     that returns its result bytes: so any function and any data can go
+ *     to one set of workers, run after run, inside the inputs.
+ *   - The GIL. Farm.run releases it for the whole engine run; the input,
+ *     result, error and progress callbacks run in the caller's thread and
+ *     take it back only while they call Python.
+ *   - Forks. The engine forks workers inside a run, while this thread has
+ *     released the GIL. In the child the start hook makes this thread's
+ *     state current again and calls PyOS_AfterFork_Child(), which rebuilds
+ *     the GIL and the interpreter's locks for the one thread that exists
+ *     now and runs os.register_at_fork's child hooks, as os.fork() does.
+ *     That is only safe when no other thread of the caller was running
+ *     Python at the fork: the Python layer warns (RuntimeWarning) when the
+ *     process has other threads, as Python 3.12's os.fork does.
+ *   - In a worker the run's `user` pointer is not usable (the worker is a
+ *     fork made at the farm's first run and later runs' memory is not in
+ *     it), so the task callback reads the farm from the one piece of
+ *     per-process state here, `child`, set by the start hook: a worker
+ *     process belongs to exactly one farm.
+ *   - Errors. A Python exception in a callback cancels the run and is
+ *     raised by Farm.run when the run has returned. A signal (SIGINT,
+ *     SIGTERM) ends the run with TF_EINTR: Python's own handlers run then
+ *     (PyErr_CheckSignals), and if none raised, SIGINT raises
+ *     KeyboardInterrupt and SIGTERM taskfarm.Terminated.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "taskfarm.h"
+
+static PyObject *Terminated;   /* taskfarm.Terminated */
+static PyObject *JournalError; /* taskfarm.JournalError */
+
+typedef struct {
+    PyObject_HEAD
+    tf_farm *farm;
+    PyObject *worker;        /* worker(memoryview) -> bytes, in workers */
+    PyObject *init;          /* init() once per worker, or None */
+    PyThreadState *fork_ts;  /* the state of the thread whose run forks */
+    struct run_ctx *cur;     /* the run in progress, for its progress */
+    int running;
+} FarmObject;
+
+/* The worker side: the farm this process works for, and its thread state
+ * while the engine (not Python) runs. Set once, by the start hook. */
+static struct {
+    FarmObject *farm;
+    PyThreadState *ts;
+} child;
+
+/* ------------------------------------------------------------------------ */
+/* In the worker process                                                    */
+/* ------------------------------------------------------------------------ */
+
+static int worker_start(void *user, int worker)
+{
+    (void)worker;
+    FarmObject *f = user;
+    child.farm = f;
+    PyThreadState_Swap(f->fork_ts);
+    PyOS_AfterFork_Child(); /* now holds the GIL */
+    int rc = 0;
+    if (f->init != Py_None) {
+        PyObject *r = PyObject_CallNoArgs(f->init);
+        if (r == NULL) {
+            PyErr_Print(); /* the worker's stderr: the caller sees why */
+            rc = 1;
+        }
+        Py_XDECREF(r);
+    }
+    child.ts = PyEval_SaveThread();
+    return rc;
+}
+
+/* Says why a task failed in its 127 bytes, from the pending exception. */
+static void task_error_message(tf_out *out)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *s = value != NULL ? PyObject_Str(value) : NULL;
+    const char *text = s != NULL ? PyUnicode_AsUTF8(s) : NULL;
+    tf_out_error(out, text != NULL ? text : "the worker function failed");
+    PyErr_Clear();
+    Py_XDECREF(s);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+static int worker_task(void *user, size_t index, tf_out *out)
+{
+    (void)user;
+    (void)index;
+    PyEval_RestoreThread(child.ts);
+    int rc = 0;
+    PyObject *in = PyMemoryView_FromMemory((char *)tf_in_data(out),
+                                           (Py_ssize_t)tf_in_len(out),
+                                           PyBUF_READ);
+    PyObject *r = in != NULL ? PyObject_CallOneArg(child.farm->worker, in)
+                             : NULL;
+    if (r != NULL && PyBytes_Check(r)) {
+        if (tf_out_append(out, PyBytes_AS_STRING(r),
+                          (size_t)PyBytes_GET_SIZE(r)) != 0) {
+            tf_out_error(out, "out of memory for the result");
+            rc = 1;
+        }
+    } else {
+        if (r != NULL)
+            PyErr_SetString(PyExc_TypeError, "worker must return bytes");
+        task_error_message(out);
+        rc = 1;
+    }
+    Py_XDECREF(r);
+    if (in != NULL) {
+        PyObject *done = PyObject_CallMethod(in, "release", NULL);
+        if (done == NULL)
+            PyErr_Clear(); /* a view still exported: freed with `in` */
+        Py_XDECREF(done);
+        Py_DECREF(in);
+    }
+    child.ts = PyEval_SaveThread();
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* In the caller: one run                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct run_ctx {
+    PyThreadState *ts;
+    PyObject *get_input, *on_result, *on_error, *on_progress;
+    PyObject *exc_type, *exc_value, *exc_tb; /* a callback's exception */
+} run_ctx;
+
+static void enter(run_ctx *c)
+{
+    PyEval_RestoreThread(c->ts);
+}
+
+static void leave(run_ctx *c)
+{
+    c->ts = PyEval_SaveThread();
+}
+
+/* A callback's result: 0 to go on, 1 to stop the run (its return value
+ * is true, or it raised: the first exception is kept for the caller). */
+static int verdict(run_ctx *c, PyObject *r)
+{
+    if (r == NULL) {
+        if (c->exc_type == NULL)
+            PyErr_Fetch(&c->exc_type, &c->exc_value, &c->exc_tb);
+        else
+            PyErr_Clear();
+        return 1;
+    }
+    int stop = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    if (stop < 0)
+        return verdict(c, NULL);
+    return stop;
+}
+
+static int run_input(void *user, size_t index, tf_out *in)
+{
+    run_ctx *c = user;
+    enter(c);
+    PyObject *r = PyObject_CallFunction(c->get_input, "n", (Py_ssize_t)index);
+    int rc = 0;
+    if (r != NULL && !PyBytes_Check(r)) {
+        Py_DECREF(r);
+        PyErr_SetString(PyExc_TypeError, "get_input must return bytes");
+        r = NULL;
+    }
+    if (r == NULL) {
+        rc = verdict(c, NULL);
+    } else {
+        if (tf_out_append(in, PyBytes_AS_STRING(r),
+                          (size_t)PyBytes_GET_SIZE(r)) != 0) {
+            PyErr_NoMemory();
+            rc = verdict(c, NULL);
+        }
+        Py_DECREF(r);
+    }
+    leave(c);
+    return rc;
+}
+
+static int run_result(void *user, size_t index, const void *data, size_t len)
+{
+    run_ctx *c = user;
+    enter(c);
+    PyObject *r = PyObject_CallFunction(c->on_result, "ny#", (Py_ssize_t)index,
+                                        (const char *)data, (Py_ssize_t)len);
+    int rc = verdict(c, r);
+    leave(c);
+    return rc;
+}
+
+static int run_error(void *user, const tf_task_error *e)
+{
+    run_ctx *c = user;
+    enter(c);
+    PyObject *r = PyObject_CallFunction(c->on_error, "niiis", (Py_ssize_t)e->index,
+                                        (int)e->kind, e->code, e->attempts,
+                                        e->message);
+    int rc = verdict(c, r);
+    leave(c);
+    return rc;
+}
+
+static void run_progress(void *user, size_t done, size_t total, double elapsed)
+{
+    run_ctx *c = user;
+    enter(c);
+    PyObject *r = PyObject_CallFunction(c->on_progress, "nnd", (Py_ssize_t)done,
+                                        (Py_ssize_t)total, elapsed);
+    if (r == NULL)
+        PyErr_Clear(); /* progress is advisory */
+    Py_XDECREF(r);
+    leave(c);
+}
+
+static PyObject *report_dict(const tf_report *r)
+{
+    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n,s:n,s:i,s:i,s:d}",
+                         "n_tasks", (Py_ssize_t)r->n_tasks,
+                         "n_ok", (Py_ssize_t)r->n_ok,
+                         "n_replayed", (Py_ssize_t)r->n_replayed,
+                         "n_failed", (Py_ssize_t)r->n_failed,
+                         "n_retried", (Py_ssize_t)r->n_retried,
+                         "n_not_run", (Py_ssize_t)r->n_not_run,
+                         "n_workers", r->n_workers, "signal", r->signal,
+                         "seconds", r->seconds);
+}
+
+/* After a run that a signal ended: Python's handlers first (a user's
+ * SIGTERM handler, the default SIGINT one), then ours. */
+static PyObject *raise_for_signal(int signo)
+{
+    if (PyErr_CheckSignals() != 0)
+        return NULL;
+    if (signo == SIGINT)
+        PyErr_SetNone(PyExc_KeyboardInterrupt);
+    else
+        PyErr_Format(Terminated, "taskfarm: the run was stopped by signal %d "
+                     "(%s); the workers are gone", signo, strsignal(signo));
+    return NULL;
+}
+
+static PyObject *finish_run(run_ctx *c, int rc, const tf_report *rep)
+{
+    if (c->exc_type != NULL) {
+        PyErr_Restore(c->exc_type, c->exc_value, c->exc_tb);
+        return NULL;
+    }
+    if (rc == TF_EINTR)
+        return raise_for_signal(rep->signal);
+    if (rc == TF_EJOURNAL) {
+        PyErr_Format(JournalError, "taskfarm: the journal cannot be used: %s",
+                     tf_journal_problem_text(rep->journal_problem));
+        return NULL;
+    }
+    if (rc == TF_ENOMEM)
+        return PyErr_NoMemory();
+    if (rc == TF_ESYS) {
+        errno = rep->sys_errno;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (rc != 0 && rc != TF_ETASKS && rc != TF_ECANCELED && rc != TF_ESTOPPED) {
+        PyErr_Format(PyExc_RuntimeError, "taskfarm: %s", tf_strerror(rc));
+        return NULL;
+    }
+    PyObject *d = report_dict(rep);
+    return d != NULL ? Py_BuildValue("iN", rc, d) : NULL;
+}
+
+static PyObject *Farm_run(FarmObject *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"n_tasks", "get_input", "on_result", "on_error",
+                            "ordered", "journal", "key", "progress", NULL};
+    Py_ssize_t n;
+    run_ctx c = {0};
+    int ordered = 1;
+    PyObject *journal = Py_None, *progress = Py_None;
+    Py_buffer key = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "nOOO|pOy*O", names, &n,
+                                     &c.get_input, &c.on_result, &c.on_error,
+                                     &ordered, &journal, &key, &progress))
+        return NULL;
+    tf_run_options ro = TF_RUN_OPTIONS_INIT;
+    ro.on_input = run_input;
+    ro.order = ordered ? TF_RUN_ORDER_INDEX : TF_RUN_ORDER_COMPLETED;
+    PyObject *jpath = NULL;
+    if (journal != Py_None) {
+        if (!PyUnicode_FSConverter(journal, &jpath))
+            goto fail;
+        ro.journal = PyBytes_AS_STRING(jpath);
+        ro.journal_key = key.buf;
+        ro.journal_key_len = (size_t)key.len;
+    }
+    if (self->farm == NULL || self->running || n < 0) {
+        PyErr_SetString(PyExc_RuntimeError, self->farm == NULL
+                        ? "taskfarm: the pool is closed"
+                        : n < 0 ? "taskfarm: negative task count"
+                                : "taskfarm: the pool is already running "
+                                  "(a call from a callback or another thread)");
+        goto fail;
+    }
+    if (progress != Py_None)
+        c.on_progress = progress;
+    tf_report rep;
+    self->running = 1;
+    self->fork_ts = PyThreadState_Get();
+    self->cur = &c;
+    c.ts = PyEval_SaveThread();
+    int rc = tf_farm_run_with(self->farm, &ro, (size_t)n, worker_task,
+                              run_result, run_error, &c, &rep);
+    PyEval_RestoreThread(c.ts);
+    self->cur = NULL;
+    self->running = 0;
+    Py_XDECREF(jpath);
+    PyBuffer_Release(&key);
+    return finish_run(&c, rc, &rep);
+fail:
+    Py_XDECREF(jpath);
+    PyBuffer_Release(&key);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The Farm type                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* The engine's progress callback is a farm option, but the Python callable
+ * belongs to the run: it is found through the run's context. */
+static void farm_progress(void *user, size_t done, size_t total, double elapsed)
+{
+    FarmObject *f = user;
+    if (f->cur != NULL && f->cur->on_progress != NULL)
+        run_progress(f->cur, done, total, elapsed);
+}
+
+static void close_farm(FarmObject *self)
+{
+    tf_farm *farm = self->farm;
+    self->farm = NULL;
+    if (farm != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        tf_farm_destroy(farm);
+        Py_END_ALLOW_THREADS
+    }
+}
+
+static int Farm_init(FarmObject *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"worker", "n_jobs", "timeout", "retries", "grace",
+                            "init", "progress_interval", NULL};
+    PyObject *worker, *init = Py_None;
+    int n_jobs = 0, retries = 0;
+    double timeout = 0.0, grace = 0.0, interval = 0.0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|ididOd", names, &worker,
+                                     &n_jobs, &timeout, &retries, &grace,
+                                     &init, &interval))
+        return -1;
+    if (self->farm != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Farm already initialised");
+        return -1;
+    }
+    Py_INCREF(worker);
+    Py_XSETREF(self->worker, worker);
+    Py_INCREF(init);
+    Py_XSETREF(self->init, init);
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_PROCS;
+    o.n_jobs = n_jobs;
+    o.task_timeout = timeout;
+    o.retries = retries;
+    o.grace_seconds = grace;
+    o.on_worker_start = worker_start;
+    o.worker_user = self;
+    o.order = TF_ORDER_COMPLETED;
+    o.on_progress = farm_progress;
+    o.progress_user = self;
+    o.progress_interval = interval;
+    int rc = tf_farm_create(&self->farm, &o);
+    if (rc != 0) {
+        self->farm = NULL;
+        PyErr_Format(PyExc_ValueError,
+                     "taskfarm: cannot make the pool (n_jobs=%d, timeout=%g, "
+                     "retries=%d): %s", n_jobs, timeout, retries,
+                     tf_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static void Farm_dealloc(FarmObject *self)
+{
+    close_farm(self);
+    Py_XDECREF(self->worker);
+    Py_XDECREF(self->init);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Farm_close(FarmObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->running) {
+        PyErr_SetString(PyExc_RuntimeError, "taskfarm: the pool is running");
+        return NULL;
+    }
+    close_farm(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Farm_cancel(FarmObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->farm != NULL)
+        tf_farm_cancel(self->farm);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Farm_workers(FarmObject *self, void *unused)
+{
+    (void)unused;
+    return PyLong_FromLong(self->farm != NULL ? tf_farm_workers(self->farm) : 0);
+}
+
+static PyObject *Farm_closed(FarmObject *self, void *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(self->farm == NULL);
+}
+
+static PyMethodDef Farm_methods[] = {
+    {"run", (PyCFunction)(void (*)(void))Farm_run, METH_VARARGS | METH_KEYWORDS,
+     "run(n_tasks, get_input, on_result, on_error, ordered=True, journal=None,"
+     " key=b'', progress=None) -> (rc, report)"},
+    {"close", (PyCFunction)Farm_close, METH_NOARGS,
+     "Stop and reap the workers."},
+    {"cancel", (PyCFunction)Farm_cancel, METH_NOARGS,
+     "Ask the run in progress to stop (any thread)."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Farm_getset[] = {
+    {"workers", (getter)Farm_workers, NULL, "number of worker processes", NULL},
+    {"closed", (getter)Farm_closed, NULL, "whether close() was called", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject FarmType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "taskfarm._taskfarm.Farm",
+    .tp_basicsize = sizeof(FarmObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Farm(worker, n_jobs=0, timeout=0.0, retries=0, grace=0.0, "
+              "init=None): forked worker processes that call worker(bytes) "
+              "-> bytes",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Farm_init,
+    .tp_dealloc = (destructor)Farm_dealloc,
+    .tp_methods = Farm_methods,
+    .tp_getset = Farm_getset,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Module functions                                                         */
+/* ------------------------------------------------------------------------ */
+
+static PyObject *mod_cpus(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    tf_cpus c;
+    tf_cpus_detect(&c);
+    return Py_BuildValue("is", c.count, tf_cpus_source_name(c.source));
+}
+
+static PyObject *mod_version(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    return PyUnicode_FromString(tf_version_string());
+}
+
+static PyObject *mod_progress_format(PyObject *m, PyObject *args)
+{
+    (void)m;
+    Py_ssize_t done, total;
+    double elapsed;
+    if (!PyArg_ParseTuple(args, "nnd", &done, &total, &elapsed))
+        return NULL;
+    char buf[160];
+    tf_progress_format(buf, sizeof buf, (size_t)done, (size_t)total, elapsed);
+    return PyUnicode_FromString(buf);
+}
+
+static PyObject *mod_resolve_jobs(PyObject *m, PyObject *args)
+{
+    (void)m;
+    int n_jobs;
+    if (!PyArg_ParseTuple(args, "i", &n_jobs))
+        return NULL;
+    tf_cpus c;
+    tf_cpus_detect(&c);
+    int w = tf_resolve_jobs(n_jobs == 0 ? -1 : n_jobs, c.count);
+    if (w < 0) {
+        PyErr_Format(PyExc_ValueError, "taskfarm: n_jobs=%d with %d CPUs: %s",
+                     n_jobs, c.count, tf_strerror(w));
+        return NULL;
+    }
+    return PyLong_FromLong(w);
+}
+
+static PyMethodDef mod_methods[] = {
+    {"cpus", mod_cpus, METH_NOARGS,
+     "cpus() -> (count, source): the CPUs this process may use, and which "
+     "limit decided it (Slurm, cgroup, affinity mask...)."},
+    {"version", mod_version, METH_NOARGS, "libtaskfarm's version string"},
+    {"progress_format", mod_progress_format, METH_VARARGS,
+     "progress_format(done, total, elapsed) -> one-line progress bar"},
+    {"resolve_jobs", mod_resolve_jobs, METH_VARARGS,
+     "resolve_jobs(n_jobs) -> workers (negative: CPUs + 1 + n_jobs)"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_taskfarm",
+                                    "libtaskfarm for Python (see taskfarm)",
+                                    -1, mod_methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__taskfarm(void)
+{
+    if (PyType_Ready(&FarmType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Terminated = PyErr_NewExceptionWithDoc(
+        "taskfarm.Terminated",
+        "The run was stopped by SIGTERM (Slurm's time limit, scancel): the "
+        "workers are reaped; a run with a journal resumes where it stopped.",
+        PyExc_BaseException, NULL);
+    JournalError = PyErr_NewExceptionWithDoc(
+        "taskfarm.JournalError",
+        "The journal file belongs to another call, another version, or is "
+        "damaged or in use.", PyExc_RuntimeError, NULL);
+    if (Terminated == NULL || JournalError == NULL ||
+        PyModule_AddObjectRef(m, "Farm", (PyObject *)&FarmType) < 0 ||
+        PyModule_AddObjectRef(m, "Terminated", Terminated) < 0 ||
+        PyModule_AddObjectRef(m, "JournalError", JournalError) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,459 @@
+"""taskfarm._core - map and imap on libtaskfarm's process workers.
+
+How a call travels. The items are cut into chunks; one chunk is one engine
+task, whose input is pickle((function, mode, items, retries)) (protocol 5)
+and whose result is the pickled list of (ok, value) per item. So any
+function and data reach the same forked workers, call after call, and the
+per-task cost of the C engine is paid per chunk. A chunk whose worker died
+is run again one item per task, so that the death is blamed on the item
+that caused it and the others are delivered; with a timeout every item is
+a task of its own (the engine times tasks, not items).
+
+map() does one engine run over all the chunks. imap() does one run per
+segment of chunks, pulled lazily from the iterable, and yields between
+them: memory stays bounded by a segment whatever the length.
+"""
+import hashlib
+import itertools
+import os
+import pickle
+import sys
+import threading
+import time
+import traceback
+import warnings
+
+from . import _taskfarm as _c
+
+Terminated = _c.Terminated
+JournalError = _c.JournalError
+
+PROTOCOL = 5
+# tf_fail_kind
+_FAIL_ERROR, _FAIL_SIGNAL, _FAIL_EXIT, _FAIL_TIMEOUT, _FAIL_LOST = 1, 2, 3, 4, 5
+_MODE_CALL, _MODE_STAR, _MODE_DELAYED = 0, 1, 2
+_MAX_CHUNK = 1024
+_TARGET_CHUNK_SECONDS = 0.02
+
+
+class WorkerDied(Exception):
+    """The worker process running task `index` died: of `signal` (a
+    segfault, the OOM killer, SIGKILL), or by exiting with `exitcode`
+    (os._exit). The other tasks were delivered."""
+
+    def __init__(self, index, signal=None, exitcode=None):
+        super().__init__(index, signal, exitcode)
+        self.index, self.signal, self.exitcode = index, signal, exitcode
+
+    def __str__(self):
+        if self.signal:
+            import signal as _s
+            try:
+                name = _s.Signals(self.signal).name
+            except ValueError:
+                name = "signal %d" % self.signal
+            return "task %d: its worker process died of %s (%d)" % (
+                self.index, name, self.signal)
+        if self.exitcode is not None:
+            return "task %d: its worker process exited with status %d" % (
+                self.index, self.exitcode)
+        return "task %d: its worker process was lost" % self.index
+
+
+class TaskTimeout(Exception):
+    """Task `index` ran past its time limit (`seconds`) and was killed."""
+
+    def __init__(self, index, seconds):
+        super().__init__(index, seconds)
+        self.index, self.seconds = index, seconds
+
+    def __str__(self):
+        return "task %d: over its time limit of %g s" % (self.index,
+                                                         self.seconds)
+
+
+class RemoteError(Exception):
+    """A task raised an exception that could not travel back as itself
+    (it could not be pickled or unpickled): its type, text and traceback."""
+
+
+class PicklingError(pickle.PicklingError):
+    """An argument or a result of task `index` cannot be pickled."""
+
+    def __init__(self, message, index):
+        super().__init__(message)
+        self.index = index
+
+
+# --------------------------------------------------------------------------
+# The worker side: runs in the forked processes.
+# --------------------------------------------------------------------------
+
+def _pack_exception(e):
+    tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    try:
+        blob = pickle.dumps(e, PROTOCOL)
+    except Exception:
+        blob = None
+    return (blob, type(e).__qualname__, str(e), tb)
+
+
+def _call(fn, mode, x):
+    if mode == _MODE_CALL:
+        return fn(x)
+    if mode == _MODE_STAR:
+        return fn(*x)
+    f, args, kwargs = x
+    return f(*args, **kwargs)
+
+
+def _work(data):
+    """The farm's worker: a chunk's input bytes in, its result bytes out."""
+    if len(data) == 0:
+        return b""  # a slot past the end of an iterator
+    fn, mode, items, retries = pickle.loads(data)
+    out = []
+    for x in items:
+        for attempt in range(retries + 1):
+            try:
+                out.append((True, _call(fn, mode, x)))
+                break
+            except BaseException as e:
+                if attempt == retries:
+                    out.append((False, _pack_exception(e)))
+    try:
+        return pickle.dumps(out, PROTOCOL)
+    except Exception:
+        return pickle.dumps([_picklable(r) for r in out], PROTOCOL)
+
+
+def _picklable(r):
+    try:
+        pickle.dumps(r[1], PROTOCOL)
+        return r
+    except Exception as e:
+        return (False, ("unpicklable", type(e).__qualname__, str(e), ""))
+
+
+def _worker_init(initializer, initargs):
+    if initializer is None:
+        return None
+    return lambda: initializer(*initargs)
+
+
+# --------------------------------------------------------------------------
+# The caller's side.
+# --------------------------------------------------------------------------
+
+def _exception_for(index, packed):
+    blob, tname, text, tb = packed
+    if blob == "unpicklable":
+        return PicklingError("taskfarm: the result of task %d cannot be "
+                             "pickled: %s: %s" % (index, tname, text), index)
+    exc = None
+    if blob is not None:
+        try:
+            exc = pickle.loads(blob)
+        except Exception:
+            exc = None
+    if not isinstance(exc, BaseException):
+        exc = RemoteError("%s: %s" % (tname, text))
+    exc.task_index = index
+    exc.remote_traceback = tb
+    exc.add_note("\n[taskfarm] raised by task %d, in a worker process:\n%s"
+                 % (index, tb.rstrip()))
+    return exc
+
+
+def _failure(index, kind, code, timeout, message):
+    if kind == _FAIL_SIGNAL:
+        return WorkerDied(index, signal=code)
+    if kind == _FAIL_EXIT:
+        return WorkerDied(index, exitcode=code)
+    if kind == _FAIL_TIMEOUT:
+        return TaskTimeout(index, timeout)
+    if kind == _FAIL_LOST:
+        return WorkerDied(index)
+    return RuntimeError("taskfarm: task %d failed in its worker: %s"
+                        % (index, message))
+
+
+def _other_threads():
+    try:
+        return len(os.listdir("/proc/self/task")) - 1
+    except OSError:
+        return threading.active_count() - 1
+
+
+def _warn_threads(stacklevel):
+    n = _other_threads()
+    if n > 0:
+        warnings.warn(
+            "taskfarm: this process has %d other thread(s) while it forks "
+            "its workers; a thread that held a lock at the fork may leave "
+            "the workers deadlocked (see os.fork in Python 3.12)" % n,
+            RuntimeWarning, stacklevel=stacklevel)
+
+
+class Farm:
+    """One set of forked workers with fixed options, for many calls."""
+
+    def __init__(self, n_jobs=-1, timeout=None, retries=0, grace=None,
+                 initializer=None, initargs=()):
+        if n_jobs is None:
+            n_jobs = -1
+        self.timeout = float(timeout or 0.0)
+        self.retries = int(retries)
+        if grace is None:
+            grace = -1.0  # stop at once; the journal asks for 3 s
+        self._c = _c.Farm(_work, int(n_jobs), self.timeout, self.retries,
+                          float(grace), _worker_init(initializer, initargs))
+        self.started = False
+
+    @property
+    def workers(self):
+        return self._c.workers
+
+    def close(self):
+        self._c.close()
+
+    def run(self, n, get_input, on_result, on_error, ordered, journal=None,
+            key=b"", progress=None):
+        if not self.started:
+            _warn_threads(5)
+            self.started = True
+        return self._c.run(n, get_input, on_result, on_error, ordered,
+                           journal, key, progress)
+
+
+def _pickle_chunk(fn, mode, items, retries, first):
+    try:
+        return pickle.dumps((fn, mode, items, retries), PROTOCOL)
+    except Exception:
+        pass
+    try:
+        pickle.dumps(fn, PROTOCOL)
+    except Exception as e:
+        raise PicklingError("taskfarm: the function %r cannot be pickled: "
+                            "%s: %s" % (fn, type(e).__name__, e),
+                            first) from e
+    for j, x in enumerate(items):
+        try:
+            pickle.dumps(x, PROTOCOL)
+        except Exception as e:
+            raise PicklingError("taskfarm: the argument of task %d cannot "
+                                "be pickled: %s: %s" % (first + j,
+                                                        type(e).__name__, e),
+                                first + j) from e
+    raise PicklingError("taskfarm: the arguments of tasks %d.. cannot be "
+                        "pickled" % first, first)
+
+
+def _auto_chunk(n, workers, timeout):
+    if timeout:
+        return 1
+    return max(1, min(_MAX_CHUNK, n // (workers * 8)))
+
+
+class _Progress:
+    def __init__(self, n_items, n_chunks):
+        self.scale = n_items / max(1, n_chunks)
+        self.n_items = n_items
+
+    def __call__(self, done, total, elapsed):
+        d = min(self.n_items, int(done * self.scale))
+        line = _c.progress_format(d, self.n_items, elapsed)
+        sys.stderr.write("\r" + line + ("\n" if done == total else ""))
+        sys.stderr.flush()
+
+
+class _Run:
+    """One engine run over chunks of known items. Each item's outcome goes
+    to on_item(position, value, ok) (true stops the run); the chunks whose
+    worker died are run again item by item. index_of(position) is the
+    caller's index of an item, for errors."""
+
+    def __init__(self, farm, fn, mode, items, k, index_of, stop_first,
+                 on_item):
+        self.farm, self.fn, self.mode, self.items, self.k = (farm, fn, mode,
+                                                             items, k)
+        self.index_of = index_of
+        self.n_chunks = (len(items) + k - 1) // k
+        self.stop_first = stop_first
+        self.on_item = on_item
+        self.failed = None      # (position, exception) that stopped the run
+        self.redo = []          # chunks whose worker died
+
+    def get_input(self, c):
+        lo = c * self.k
+        return _pickle_chunk(self.fn, self.mode, self.items[lo:lo + self.k],
+                             self.farm.retries, self.index_of(lo))
+
+    def _item(self, pos, v, ok):
+        stop = bool(self.on_item(pos, v, ok))
+        if not ok and self.stop_first:
+            self.failed = (pos, v)
+            stop = True
+        return stop
+
+    def on_result(self, c, data):
+        stop = False
+        for j, (ok, v) in enumerate(pickle.loads(data)):
+            pos = c * self.k + j
+            if not ok:
+                v = _exception_for(self.index_of(pos), v)
+            stop = self._item(pos, v, ok) or stop
+        return stop
+
+    def on_error(self, c, kind, code, attempts, message):
+        lo = c * self.k
+        if min(self.k, len(self.items) - lo) > 1 and kind != _FAIL_TIMEOUT:
+            self.redo.append(c)
+            return False
+        exc = _failure(self.index_of(lo), kind, code, self.farm.timeout,
+                       message)
+        return self._item(lo, exc, False)
+
+    def run(self, journal=None, key=b"", progress=False):
+        prog = _Progress(len(self.items), self.n_chunks) if progress else None
+        rc, report = self.farm.run(self.n_chunks, self.get_input,
+                                   self.on_result, self.on_error, False,
+                                   journal, key, prog)
+        if self.failed is None and self.redo:
+            self._run_again()
+        return rc, report
+
+    def _run_again(self):
+        """The items of the chunks whose worker died, one task each, so
+        that the death is blamed on the item that caused it."""
+        n = len(self.items)
+        positions = [p for c in sorted(self.redo)
+                     for p in range(c * self.k, min(n, (c + 1) * self.k))]
+        sub = _Run(self.farm, self.fn, self.mode,
+                   [self.items[p] for p in positions], 1,
+                   lambda i: self.index_of(positions[i]), self.stop_first,
+                   lambda i, v, ok: self.on_item(positions[i], v, ok))
+        sub.run()
+        if sub.failed is not None:
+            self.failed = (positions[sub.failed[0]], sub.failed[1])
+
+
+def _journal_key(fn, mode, items, k, key):
+    """The journal's key: the caller's, or the function's qualified name
+    and a hash of the inputs' pickles (and the chunk size, which decides
+    what one journaled task holds)."""
+    h = hashlib.sha256()
+    h.update(b"taskfarm-py 1\0")
+    h.update(str(k).encode() + b"\0")
+    if key is not None:
+        h.update(key if isinstance(key, bytes) else str(key).encode())
+        return h.digest()
+    name = getattr(fn, "__module__", "?") + "." + getattr(
+        fn, "__qualname__", type(fn).__qualname__) if fn is not None else "delayed"
+    h.update(name.encode() + b"\0")
+    for c in range(0, len(items), k):
+        h.update(pickle.dumps(items[c:c + k], PROTOCOL))
+    return h.digest()
+
+
+def _raise_lowest(results, failed_positions):
+    if failed_positions:
+        raise results[min(failed_positions)]
+
+
+def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
+             progress=False, errors="raise", chunksize=None, stop_first=False):
+    """The whole call as one run: results in item order (ordered) or in
+    completion order."""
+    if errors not in ("raise", "collect"):
+        raise ValueError("errors must be 'raise' or 'collect'")
+    items = items if isinstance(items, list) else list(items)
+    n = len(items)
+    if n == 0:
+        return []
+    if farm.timeout:
+        k = 1
+    elif chunksize:
+        k = int(chunksize)
+    elif journal:  # not from the workers: a rerun may have others
+        k = max(1, min(_MAX_CHUNK, n // 1024))
+    else:
+        k = _auto_chunk(n, farm.workers, 0)
+    in_order = ordered
+    results = [None] * n if in_order else []
+    failed = []
+
+    def on_item(pos, v, ok):
+        if in_order:
+            results[pos] = v
+        else:
+            results.append(v)
+        if not ok:
+            failed.append(pos if in_order else len(results) - 1)
+        return False
+
+    run = _Run(farm, fn, mode, items, k, lambda p: p, stop_first, on_item)
+    jkey = _journal_key(fn, mode, items, k, key) if journal else b""
+    run.run(journal=journal, key=jkey, progress=progress)
+    if run.failed is not None:
+        raise run.failed[1]
+    if errors == "raise":
+        _raise_lowest(results, failed)
+    return results
+
+
+def _chunks_of(iterator, k):
+    while True:
+        items = list(itertools.islice(iterator, k))
+        if not items:
+            return
+        yield items
+
+
+def run_iter(farm, fn, mode, iterable, *, ordered=True, journal=None,
+             key=None, progress=False, errors="raise", chunksize=None,
+             stop_first=False):
+    """Yields results segment by segment, pulling the items lazily."""
+    if errors not in ("raise", "collect"):
+        raise ValueError("errors must be 'raise' or 'collect'")
+    if journal is not None and key is None:
+        if not isinstance(iterable, (list, tuple, range)):
+            raise ValueError("taskfarm.imap with a journal over an iterator "
+                             "needs key= (the inputs are not known ahead)")
+        key = _journal_key(fn, mode, list(iterable), 1, None)
+    it = iter(iterable)
+    fixed = chunksize or (1 if journal is not None or farm.timeout else None)
+    k = fixed or 1
+    seg_chunks = 1024 if journal is not None else 16 * farm.workers
+    base = 0
+    for seg in itertools.count():
+        items = list(itertools.islice(it, k * seg_chunks))
+        if not items:
+            return
+        out = []
+
+        def on_item(pos, v, ok, out=out):
+            out.append((pos, v, ok))
+            return False
+
+        t0 = time.monotonic()
+        run = _Run(farm, fn, mode, items, k, lambda p, b=base: b + p,
+                   stop_first, on_item)
+        jpath = "%s.%d" % (journal, seg) if journal is not None else None
+        jkey = (_journal_key(None, mode, [], k, key) + b"%d" % seg
+                if journal is not None else b"")
+        run.run(journal=jpath, key=jkey, progress=progress)
+        elapsed = time.monotonic() - t0
+        if ordered:
+            out.sort(key=lambda r: r[0])
+        for pos, v, ok in out:
+            if not ok and errors == "raise":
+                raise v
+            yield v
+        if run.failed is not None:
+            raise run.failed[1]
+        base += len(items)
+        if fixed is None:
+            per_item = elapsed * farm.workers / len(items)
+            k = max(1, min(_MAX_CHUNK, int(_TARGET_CHUNK_SECONDS /
+                                           max(per_item, 1e-9))))
