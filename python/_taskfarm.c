@@ -393,6 +393,7 @@ static int Farm_init(FarmObject *self, PyObject *args, PyObject *kw)
     o.on_worker_start = worker_start;
     o.worker_user = self;
     o.order = TF_ORDER_COMPLETED;
+    o.batch_size = 1; /* the Python layer cuts the chunks, and times them */
     o.on_progress = farm_progress;
     o.progress_user = self;
     o.progress_interval = interval;

@@ -26,6 +26,8 @@ shellcheck          lint of every job script
 gnuplot-nox         scaling plot of the demo and benchmark
 python3             Python side of the benchmark
 python3-joblib      Python side of the benchmark
+python3-dev         headers for the taskfarm Python module (python/)
+python3-pytest      tests of the taskfarm Python module
 procps              ps/pgrep used by the fault tests
 lmod                module load taskfarm in the install test (HPC sites use Lmod)
 clang               the journal fuzzer (libFuzzer)

@@ -98,13 +98,34 @@ def _pack_exception(e):
     return (blob, type(e).__qualname__, str(e), tb)
 
 
+# Functions that cannot be pickled (lambdas, local functions) reach the
+# workers by the fork itself: registered here before a farm's workers are
+# forked, they are in every worker's copy of this dict, and a _ByFork
+# token names them in the chunks.
+_BY_FORK = {}
+
+
+class _ByFork:
+    __slots__ = ("token",)
+
+    def __init__(self, token):
+        self.token = token
+
+    def __reduce__(self):
+        return (_ByFork, (self.token,))
+
+
+def _resolve(fn):
+    return _BY_FORK[fn.token] if type(fn) is _ByFork else fn
+
+
 def _call(fn, mode, x):
     if mode == _MODE_CALL:
         return fn(x)
     if mode == _MODE_STAR:
         return fn(*x)
     f, args, kwargs = x
-    return f(*args, **kwargs)
+    return _resolve(f)(*args, **kwargs)
 
 
 def _work(data):
@@ -112,6 +133,7 @@ def _work(data):
     if len(data) == 0:
         return b""  # a slot past the end of an iterator
     fn, mode, items, retries = pickle.loads(data)
+    fn = _resolve(fn)
     out = []
     for x in items:
         for attempt in range(retries + 1):
@@ -209,6 +231,36 @@ class Farm:
         self._c = _c.Farm(_work, int(n_jobs), self.timeout, self.retries,
                           float(grace), _worker_init(initializer, initargs))
         self.started = False
+        self._tokens = []
+
+    def by_fork(self, fn):
+        """fn itself if it pickles; else, before the workers are forked, a
+        token that they resolve in their copy of _BY_FORK."""
+        try:
+            pickle.dumps(fn, PROTOCOL)
+            return fn
+        except Exception as e:
+            if self.started:
+                raise PicklingError(
+                    "taskfarm: the function %r cannot be pickled (%s: %s) and "
+                    "this pool's workers were forked before it existed: "
+                    "define it at module level" % (fn, type(e).__name__, e),
+                    0) from e
+        token = len(_BY_FORK) and max(_BY_FORK) + 1
+        _BY_FORK[token] = fn
+        self._tokens.append(token)
+        return _ByFork(token)
+
+    def by_fork_items(self, items):
+        """The delayed items (f, args, kwargs) with by_fork(f)."""
+        seen = {}
+        out = []
+        for f, a, k in items:
+            g = seen.get(id(f))
+            if g is None:
+                g = seen[id(f)] = (f, self.by_fork(f))
+            out.append((g[1], a, k))
+        return out
 
     @property
     def workers(self):
@@ -216,6 +268,9 @@ class Farm:
 
     def close(self):
         self._c.close()
+        for t in self._tokens:
+            _BY_FORK.pop(t, None)
+        self._tokens = []
 
     def run(self, n, get_input, on_result, on_error, ordered, journal=None,
             key=b"", progress=None):
@@ -379,6 +434,8 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
         k = max(1, min(_MAX_CHUNK, n // 1024))
     else:
         k = _auto_chunk(n, farm.workers, 0)
+    name_of = fn
+    fn, items = _travelling(farm, fn, mode, items)
     in_order = ordered
     results = [None] * n if in_order else []
     failed = []
@@ -393,7 +450,7 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
         return False
 
     run = _Run(farm, fn, mode, items, k, lambda p: p, stop_first, on_item)
-    jkey = _journal_key(fn, mode, items, k, key) if journal else b""
+    jkey = _journal_key(name_of, mode, items, k, key) if journal else b""
     run.run(journal=journal, key=jkey, progress=progress)
     if run.failed is not None:
         raise run.failed[1]
@@ -402,12 +459,11 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
     return results
 
 
-def _chunks_of(iterator, k):
-    while True:
-        items = list(itertools.islice(iterator, k))
-        if not items:
-            return
-        yield items
+def _travelling(farm, fn, mode, items):
+    """The function (and delayed items) in a form that reaches the workers."""
+    if mode == _MODE_DELAYED:
+        return None, farm.by_fork_items(items)
+    return farm.by_fork(fn), items
 
 
 def run_iter(farm, fn, mode, iterable, *, ordered=True, journal=None,
@@ -430,6 +486,7 @@ def run_iter(farm, fn, mode, iterable, *, ordered=True, journal=None,
         items = list(itertools.islice(it, k * seg_chunks))
         if not items:
             return
+        fn, items = _travelling(farm, fn, mode, items)
         out = []
 
         def on_item(pos, v, ok, out=out):

@@ -1,0 +1,469 @@
+"""Tests of the taskfarm Python module (python/), run by CTest (label
+python) with Debian's pytest: PYTHONPATH holds build/python."""
+import ctypes
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import warnings
+
+import pytest
+
+import taskfarm
+from taskfarm import Parallel, Pool, delayed
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def fib(n):
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+def sized(n):
+    return b"x" * n
+
+
+def square(x):
+    return x * x
+
+
+def fails_on_3(x):
+    if x == 3:
+        raise ValueError("three is bad")
+    return x
+
+
+def crash(x):
+    """Tasks 5, 7, 9 kill their worker three ways; 11 runs too long."""
+    if x == 5:
+        ctypes.string_at(0)
+    if x == 7:
+        os._exit(3)
+    if x == 9:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if x == 11:
+        time.sleep(60)
+    return x * 10
+
+
+def sleepy(t):
+    time.sleep(t)
+    return t
+
+
+def run_child(code, timeout=60, **kw):
+    """Runs code in a fresh interpreter with this PYTHONPATH."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=timeout,
+                          **kw)
+
+
+# -------------------------------------------------------------- equality --
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 64, 1000, 5000])
+def test_map_equals_serial_map_for_many_lengths(n):
+    values = list(range(n))
+    assert taskfarm.map(square, values, 2) == list(map(square, values))
+    assert list(taskfarm.imap(square, values, 2)) == list(map(square, values))
+
+
+def test_result_sizes_from_0_bytes_to_10_MB():
+    sizes = [0, 1, 100, 65536, 1 << 20, 10 << 20, 0, 3]
+    got = taskfarm.map(sized, sizes, 2)
+    assert [len(r) for r in got] == sizes
+    assert got == [sized(s) for s in sizes]
+    assert list(taskfarm.imap(sized, sizes, 2)) == got
+
+
+def test_more_workers_than_cpus_and_chunk_sizes():
+    values = list(range(300))
+    want = [fib(v) for v in values]
+    for n_jobs in (1, 3, 8):
+        for chunksize in (None, 1, 7, 1000):
+            assert taskfarm.map(fib, values, n_jobs,
+                                chunksize=chunksize) == want
+
+
+# ------------------------------------------------------------------ order --
+
+def test_ordered_and_as_completed():
+    delays = [0.6] + [0.01] * 11
+    assert list(taskfarm.imap(sleepy, delays, 2)) == delays
+    done = list(taskfarm.imap(sleepy, delays, 2, ordered=False))
+    assert sorted(done) == sorted(delays)
+    # the slow first task comes late (the one queued behind it later still)
+    assert done.index(0.6) >= 8
+    assert taskfarm.map(sleepy, delays, 2, ordered=False).index(0.6) >= 8
+
+
+# ------------------------------------------------------------- failures --
+
+def test_exception_comes_back_with_the_workers_traceback():
+    with pytest.raises(ValueError, match="three is bad") as info:
+        taskfarm.map(fails_on_3, range(8), 2)
+    e = info.value
+    assert e.task_index == 3
+    assert "fails_on_3" in e.remote_traceback
+    assert 'raise ValueError("three is bad")' in e.remote_traceback
+    assert any("task 3" in note for note in e.__notes__)
+
+
+def test_errors_collect_puts_the_exception_in_its_place():
+    got = taskfarm.map(fails_on_3, range(6), 2, errors="collect")
+    assert got[:3] == [0, 1, 2] and got[4:] == [4, 5]
+    assert isinstance(got[3], ValueError)
+
+
+def test_raise_gives_the_lowest_index_after_the_others_finished(tmp_path):
+    out = tmp_path / "done"
+
+    def mark(x):
+        if x in (2, 6):
+            raise KeyError(x)
+        with open(out, "a") as f:
+            f.write("%d\n" % x)
+        return x
+    with pytest.raises(KeyError) as info:
+        taskfarm.map(mark, range(10), 2, chunksize=1)
+    assert info.value.task_index == 2
+    assert sorted(map(int, out.read_text().split())) == [0, 1, 3, 4, 5, 7, 8, 9]
+
+
+def test_crashes_and_timeout_are_reported_and_the_rest_delivered():
+    t0 = time.monotonic()
+    got = taskfarm.map(crash, range(14), 2, timeout=2, errors="collect")
+    assert time.monotonic() - t0 < 30
+    for i, r in enumerate(got):
+        if i == 5:
+            assert isinstance(r, taskfarm.WorkerDied)
+            assert (r.index, r.signal) == (5, signal.SIGSEGV)
+        elif i == 7:
+            assert isinstance(r, taskfarm.WorkerDied)
+            assert (r.index, r.exitcode) == (7, 3)
+        elif i == 9:
+            assert (r.index, r.signal) == (9, signal.SIGKILL)
+        elif i == 11:
+            assert isinstance(r, taskfarm.TaskTimeout) and r.index == 11
+        else:
+            assert r == i * 10
+
+
+def test_a_crash_in_a_chunk_is_blamed_on_its_item_only():
+    values = [x for x in range(200) if x not in (9, 11)]
+    got = taskfarm.map(crash, values, 2, chunksize=50, errors="collect")
+    assert [i for i, r in enumerate(got)
+            if isinstance(r, taskfarm.WorkerDied)] == [5, 7]
+    assert all(r == v * 10 for r, v in zip(got, values)
+               if not isinstance(r, Exception))
+
+
+def test_pool_survives_a_dead_worker():
+    with Pool(2) as p:
+        with pytest.raises(taskfarm.WorkerDied):
+            p.map(crash, [1, 7, 2])
+        assert p.map(square, range(5)) == [0, 1, 4, 9, 16]
+
+
+def test_retries_run_a_failed_task_again(tmp_path):
+    flag = tmp_path / "flag"
+
+    def flaky(x):
+        if x == 1 and not flag.exists():
+            flag.write_text("x")
+            os._exit(9)
+        return x
+    assert taskfarm.map(flaky, range(4), 2, retries=1) == [0, 1, 2, 3]
+
+
+def test_unpicklable_argument_and_result_name_the_index():
+    with pytest.raises(taskfarm.PicklingError, match="argument of task 2"):
+        taskfarm.map(square, [1, 2, threading.Lock(), 4], 2)
+
+    def lock_at_1(x):
+        return threading.Lock() if x == 1 else x
+    got = taskfarm.map(lock_at_1, range(3), 2, errors="collect")
+    assert got[0] == 0 and got[2] == 2
+    assert isinstance(got[1], taskfarm.PicklingError)
+    assert "result of task 1" in str(got[1])
+
+
+# ---------------------------------------------------------------- signals --
+
+SIGNAL_CHILD = """
+import os, sys, time, taskfarm
+pids = sys.argv[1]
+def slow(x):
+    with open(pids, "a") as f:
+        f.write("%d\\n" % os.getpid())
+    time.sleep(0.2)
+    return x
+print("start", flush=True)
+try:
+    taskfarm.map(slow, range(400), 2, chunksize=1)
+except BaseException as e:
+    print(type(e).__name__, flush=True)
+    raise
+"""
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("signo,name", [(signal.SIGTERM, "Terminated"),
+                                        (signal.SIGINT, "KeyboardInterrupt")])
+def test_signal_mid_run_raises_promptly_and_reaps_the_workers(tmp_path,
+                                                              signo, name):
+    pids = tmp_path / "pids"
+    p = subprocess.Popen([sys.executable, "-c", SIGNAL_CHILD, str(pids)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    assert p.stdout.readline() == "start\n"
+    deadline = time.monotonic() + 20
+    while not pids.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    p.send_signal(signo)
+    out, err = p.communicate(timeout=20)
+    assert time.monotonic() - t0 < 5
+    assert out.split()[-1] == name, err
+    assert p.returncode != 0
+    workers = set(map(int, pids.read_text().split()))
+    assert workers and not any(alive(w) for w in workers)
+
+
+# ---------------------------------------------------------------- journal --
+
+JOURNAL_CHILD = """
+import os, sys, time, taskfarm
+journal, marks = sys.argv[1], sys.argv[2]
+def fib(n):
+    with open(marks, "a") as f:
+        f.write("%d\\n" % n)
+    time.sleep(0.02)
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+r = taskfarm.map(fib, range(300), 2, journal=journal, chunksize=1)
+print(sum(r) % 1000003)
+"""
+
+
+def test_journal_resume_after_kill_9_of_the_interpreter(tmp_path):
+    journal, marks = tmp_path / "fib.journal", tmp_path / "marks"
+    args = [sys.executable, "-c", JOURNAL_CHILD, str(journal), str(marks)]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if marks.exists() and len(marks.read_text().split()) >= 60:
+            break
+        time.sleep(0.02)
+    p.kill()
+    p.wait()
+    before = len(marks.read_text().split())
+    assert before < 300
+    marks.unlink()
+    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    want = sum(fib(n) for n in range(300)) % 1000003
+    assert int(r.stdout) == want
+    rerun = len(marks.read_text().split())
+    assert rerun <= 300 - before + 4  # what was journaled was not redone
+    # a third run replays everything from the journal
+    marks.unlink()
+    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert int(r.stdout) == want and not marks.exists()
+
+
+def test_journal_of_another_call_is_refused(tmp_path):
+    j = str(tmp_path / "j")
+    assert taskfarm.map(square, range(10), 2, journal=j) == [
+        x * x for x in range(10)]
+    with pytest.raises(taskfarm.JournalError):
+        taskfarm.map(square, range(1, 11), 2, journal=j)
+    assert taskfarm.map(square, range(10), 2, journal=j) == [
+        x * x for x in range(10)]
+
+
+def test_imap_journal_over_an_iterator_needs_a_key(tmp_path):
+    with pytest.raises(ValueError, match="key"):
+        list(taskfarm.imap(square, iter(range(5)), 2,
+                           journal=str(tmp_path / "j")))
+    got = list(taskfarm.imap(square, iter(range(50)), 2, key="squares",
+                             journal=str(tmp_path / "j")))
+    assert got == [x * x for x in range(50)]
+
+
+# --------------------------------------------------------------- drop-ins --
+
+def test_joblib_drop_in_on_the_tutorials_code():
+    joblib = pytest.importorskip("joblib")
+    my_values = range(5000, 5100)
+    ours = Parallel(n_jobs=8)(delayed(fib)(n) for n in my_values)
+    theirs = joblib.Parallel(n_jobs=2)(joblib.delayed(fib)(n)
+                                       for n in my_values)
+    assert ours == theirs == [fib(n) for n in my_values]
+    gen = Parallel(n_jobs=2, return_as="generator")(
+        delayed(fib)(n) for n in my_values)
+    assert list(gen) == ours
+    assert sorted(Parallel(n_jobs=-1, return_as="generator_unordered",
+                           batch_size=3)(delayed(fib)(n) for n in my_values)
+                  ) == sorted(ours)
+    with Parallel(n_jobs=2) as parallel:
+        assert parallel(delayed(square)(i) for i in range(5)) == [
+            0, 1, 4, 9, 16]
+        assert parallel(delayed(pow)(2, i) for i in range(3)) == [1, 2, 4]
+
+
+def test_parallel_raises_the_first_failure_at_once():
+    t0 = time.monotonic()
+    tasks = [delayed(fails_on_3)(3)] + [delayed(sleepy)(0.3)] * 60
+    with pytest.raises(ValueError):
+        Parallel(n_jobs=2, batch_size=1)(tasks)
+    assert time.monotonic() - t0 < 5  # not the 9 s the rest would take
+
+
+def test_pool_drop_in_on_the_tutorials_code():
+    import multiprocessing
+    my_values = range(5000, 5100)
+    with Pool(2) as p:
+        ours = p.map(fib, my_values)
+    with multiprocessing.get_context("fork").Pool(2) as p:
+        theirs = p.map(fib, my_values)
+    assert ours == theirs
+
+
+def test_one_pool_two_functions_and_data_sets():
+    with Pool(2) as p:
+        assert p.map(square, range(20)) == [x * x for x in range(20)]
+        words = ["a", "bb", "ccc"]
+        assert p.map(len, words) == [1, 2, 3]
+        assert p.starmap(pow, [(2, 5), (3, 2)]) == [32, 9]
+        assert list(p.imap(fib, range(10))) == [fib(i) for i in range(10)]
+        assert sorted(p.imap_unordered(square, range(9))) == [
+            x * x for x in range(9)]
+        assert p.apply(pow, (2, 10)) == 1024
+        assert p.map_async(square, [3]).get() == [9]
+
+
+def test_pool_initializer_runs_in_each_worker(tmp_path):
+    def init(path):
+        global INIT_PATH
+        INIT_PATH = path
+
+    def where(x):
+        return INIT_PATH
+    with Pool(2, initializer=init, initargs=(str(tmp_path),)) as p:
+        assert p.map(where, range(4)) == [str(tmp_path)] * 4
+
+
+# ------------------------------------------------------------------ memory --
+
+def test_imap_over_a_million_results_stays_within_64_MiB():
+    r = run_child("""
+        import resource, taskfarm
+        def inc(x):
+            return x + 1
+        def peak():
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        sum(taskfarm.imap(inc, range(1000), 2))  # warm-up: imports, forks
+        base = peak()
+        total = sum(taskfarm.imap(inc, iter(range(1000000)), 2))
+        print(total, (peak() - base) // 1024)
+        """, timeout=120)
+    assert r.returncode == 0, r.stderr
+    total, grew_mib = map(int, r.stdout.split())
+    assert total == sum(range(1, 1000001))
+    assert grew_mib < 64
+
+
+# ------------------------------------------------------------- the rest --
+
+def test_gil_is_released_while_the_engine_waits():
+    with Pool(2) as p:
+        p.map(square, range(4))  # the workers are forked before the thread
+        ticks = []
+        stop = threading.Event()
+
+        def tick():
+            while not stop.is_set():
+                ticks.append(1)
+                time.sleep(0.01)
+        t = threading.Thread(target=tick)
+        t.start()
+        try:
+            p.map(sleepy, [0.5, 0.5])
+        finally:
+            stop.set()
+            t.join()
+    assert len(ticks) >= 20
+
+
+def test_threads_at_the_fork_give_a_runtime_warning():
+    r = run_child("""
+        import threading, warnings, taskfarm
+        warnings.simplefilter("error")
+        def square(x):
+            return x * x
+        assert taskfarm.map(square, range(4), 2) == [0, 1, 4, 9]
+        stop = threading.Event()
+        t = threading.Thread(target=stop.wait)
+        t.start()
+        try:
+            taskfarm.map(square, range(4), 2)
+        except RuntimeWarning as w:
+            print(w)
+        stop.set()
+        """)
+    assert r.returncode == 0, r.stderr
+    assert "1 other thread" in r.stdout
+
+
+def test_lambdas_and_local_functions_reach_fresh_workers():
+    offset = 5
+    assert taskfarm.map(lambda x: x + offset, range(4), 2) == [5, 6, 7, 8]
+    assert Parallel(n_jobs=2)(delayed(lambda x: -x)(i)
+                              for i in range(3)) == [0, -1, -2]
+    with Pool(2) as p:
+        assert p.map(lambda x: x * 2, [1, 2]) == [2, 4]  # forks here
+        with pytest.raises(taskfarm.PicklingError, match="module level"):
+            p.map(lambda x: x * 3, [1, 2])
+
+
+def test_cpus_reads_the_allocation():
+    n, source = taskfarm.cpus()
+    assert n >= 1 and source
+    r = run_child("import taskfarm; print(taskfarm.cpus())",
+                  env=dict(os.environ, TASKFARM_NUM_JOBS="1"))
+    assert r.stdout.strip() == "(1, 'TASKFARM_NUM_JOBS')"
+
+
+def test_module_version():
+    r = subprocess.run([sys.executable, "-m", "taskfarm", "--version"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0
+    assert r.stdout.strip() == "taskfarm " + taskfarm.__version__
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError):
+        taskfarm.map(square, range(3), 5000)
+    with pytest.raises(ValueError):
+        taskfarm.map(square, range(3), 2, errors="ignore")
+    with pytest.raises(ValueError):
+        Parallel(n_jobs=0)
+    with pytest.raises(ValueError):
+        Pool(0)
