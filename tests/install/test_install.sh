@@ -164,6 +164,18 @@ else
         check "lmod: sets ${v%%=*}" has "$out" "^$v"
     done
     check_prog "lmod: the program runs" cat "$tmp/module.out"
+    # The Python module, where it was built: on PYTHONPATH with the module.
+    pydir=$(find "$prefix/lib" -type d -path '*/site-packages/taskfarm' | head -n 1)
+    if [ -n "$pydir" ]; then
+        out=$(
+            unset PYTHONPATH
+            module use "$prefix/share/modulefiles" && module load taskfarm || exit 1
+            cd "$tmp" && /usr/bin/python3 -c \
+                'import taskfarm; print(taskfarm.__version__, taskfarm.map(abs, [-1, -2], 2))'
+        )
+        check "lmod: python3 -c 'import taskfarm' runs from PYTHONPATH" \
+              [ "$out" = "$version [1, 2]" ]
+    fi
 fi
 
 # ---- The library alone, with GMP and cmocka hidden --------------------------
