@@ -83,6 +83,22 @@ check "c-farm.sh with bad options: FAILED with exit code 2" \
 check "  and says why" has "bad --jobs '0,x'" || show
 
 lap "the examples"
+# ---- the Python programs, on the taskfarm module ------------------------
+if [ -f "$build/python/taskfarm/__init__.py" ]; then
+    submit examples/fibonacci/python python-sp.sh
+    check "python-sp.sh: the tutorial's two lines" [ "$out" = "Fibonacci number at position 7 is: 13
+Fibonacci number at position 20 is: 6765" ] || show
+    SBATCH_EXTRA="--ntasks=1 --cpus-per-task=2" submit examples/fibonacci/python \
+        python-joblib.sh 5000:5300 1,2
+    check "python-joblib.sh (2 CPUs): COMPLETED, verified" has "^All results verified"
+    check "  taskfarm.cpus() reads 2 CPUs from Slurm or the mask" \
+          has "^CPUs: 2, from (SLURM_CPUS_PER_TASK|the affinity mask)$" || show
+    SBATCH_EXTRA="--ntasks-per-node=2 --cpus-per-task=1" submit \
+        examples/fibonacci/python python-multiproc.sh 5000:5300 2
+    check "python-multiproc.sh (2 tasks x 1 CPU): COMPLETED, verified" \
+          has "^All results verified" || show
+fi
+
 # ---- a job killed at its time limit, resubmitted, resumes ---------------
 # 76 values near n = 1,000,000 (~1.5 s each): about 113 s on 1 idle CPU,
 # more than one --time=00:01:00 allocation (Slurm ends it 60-90 s in), so
