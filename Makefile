@@ -10,7 +10,7 @@ CTEST   ?= ctest
 MAKEFLAGS += --no-print-directory
 CONFIGURE = $(CMAKE) -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_WERROR=$(WERROR)
 
-.PHONY: all deps demo test install test-sanitize fuzz bench bench-quick cuda clean
+.PHONY: all deps demo test install test-sanitize fuzz bench bench-quick bench-python cuda clean
 
 all:
 	@$(CONFIGURE) -B $(BUILD) >/dev/null
@@ -76,6 +76,11 @@ bench-quick: all
 	@$(BUILD)/bin/bench_core --quick --json $(BUILD)/bench/core-quick.json
 	@if [ -x $(BUILD)/bin/bench_coord ]; then $(BUILD)/bin/bench_coord model --quick; fi
 	@python3 bench/compare.py $(BUILD) --quick
+
+# The taskfarm Python module against joblib and multiprocessing.Pool, on the
+# tutorial's workload (bench/README.md#python). QUICK=1 for a short run.
+bench-python: all
+	@/usr/bin/python3 bench/py_taskfarm.py $(BUILD) $(if $(QUICK),--quick)
 
 # The GPU example as a binary to carry to a GPU machine that has the
 # driver and little else: GMP, zlib, the CUDA and C++ runtimes linked in,

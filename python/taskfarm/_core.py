@@ -119,13 +119,43 @@ def _resolve(fn):
     return _BY_FORK[fn.token] if type(fn) is _ByFork else fn
 
 
-def _call(fn, mode, x):
-    if mode == _MODE_CALL:
-        return fn(x)
-    if mode == _MODE_STAR:
-        return fn(*x)
+def _delayed_call(x):
     f, args, kwargs = x
     return _resolve(f)(*args, **kwargs)
+
+
+def _caller(fn, mode):
+    """The one-argument callable that computes an item."""
+    if mode == _MODE_CALL:
+        return fn
+    if mode == _MODE_STAR:
+        return lambda x: fn(*x)
+    return _delayed_call
+
+
+def _compute(call, items, retries):
+    """(values, errors): values[j] for item j (None where it failed) and
+    errors {j: packed exception}, or None when nothing failed. The loop
+    is a plain loop until an item raises: most chunks never do."""
+    values, errors, n = [], None, len(items)
+    add = values.append
+    while len(values) < n:
+        try:
+            for x in items[len(values):] if values else items:
+                add(call(x))
+        except BaseException as e:
+            j = len(values)
+            for _ in range(retries):
+                try:
+                    values.append(call(items[j]))
+                    break
+                except BaseException as again:
+                    e = again
+            else:
+                values.append(None)
+                errors = errors or {}
+                errors[j] = _pack_exception(e)
+    return values, errors
 
 
 def _work(data):
@@ -133,28 +163,19 @@ def _work(data):
     if len(data) == 0:
         return b""  # a slot past the end of an iterator
     fn, mode, items, retries = pickle.loads(data)
-    fn = _resolve(fn)
-    out = []
-    for x in items:
-        for attempt in range(retries + 1):
-            try:
-                out.append((True, _call(fn, mode, x)))
-                break
-            except BaseException as e:
-                if attempt == retries:
-                    out.append((False, _pack_exception(e)))
+    values, errors = _compute(_caller(_resolve(fn), mode), items, retries)
     try:
-        return pickle.dumps(out, PROTOCOL)
+        return pickle.dumps((values, errors), PROTOCOL)
     except Exception:
-        return pickle.dumps([_picklable(r) for r in out], PROTOCOL)
-
-
-def _picklable(r):
-    try:
-        pickle.dumps(r[1], PROTOCOL)
-        return r
-    except Exception as e:
-        return (False, ("unpicklable", type(e).__qualname__, str(e), ""))
+        pass
+    errors = errors or {}
+    for j, v in enumerate(values):
+        try:
+            pickle.dumps(v, PROTOCOL)
+        except Exception as e:
+            values[j] = None
+            errors[j] = ("unpicklable", type(e).__qualname__, str(e), "")
+    return pickle.dumps((values, errors), PROTOCOL)
 
 
 def _worker_init(initializer, initargs):
@@ -231,6 +252,7 @@ class Farm:
         self._c = _c.Farm(_work, int(n_jobs), self.timeout, self.retries,
                           float(grace), _worker_init(initializer, initargs))
         self.started = False
+        self.cpus = _c.cpus()[0]
         self._tokens = []
 
     def by_fork(self, fn):
@@ -304,10 +326,11 @@ def _pickle_chunk(fn, mode, items, retries, first):
                         "pickled" % first, first)
 
 
-def _auto_chunk(n, workers, timeout):
-    if timeout:
-        return 1
-    return max(1, min(_MAX_CHUNK, n // (workers * 8)))
+def _auto_chunk(n, workers, cpus):
+    """About 8 chunks per worker that has a CPU: more workers than CPUs
+    only take turns, and smaller chunks would only cost more round trips
+    through a parent that has to share the CPUs with them."""
+    return max(1, min(_MAX_CHUNK, n // (min(workers, cpus) * 8)))
 
 
 class _Progress:
@@ -323,19 +346,20 @@ class _Progress:
 
 
 class _Run:
-    """One engine run over chunks of known items. Each item's outcome goes
-    to on_item(position, value, ok) (true stops the run); the chunks whose
-    worker died are run again item by item. index_of(position) is the
-    caller's index of an item, for errors."""
+    """One engine run over chunks of known items. Each chunk's outcome goes
+    to on_values(position, values, failures), failures {position: exception}
+    or None (a true return stops the run); the chunks whose worker died are
+    run again item by item. index_of(position) is the caller's index of an
+    item, for errors."""
 
     def __init__(self, farm, fn, mode, items, k, index_of, stop_first,
-                 on_item):
+                 on_values):
         self.farm, self.fn, self.mode, self.items, self.k = (farm, fn, mode,
                                                              items, k)
         self.index_of = index_of
         self.n_chunks = (len(items) + k - 1) // k
         self.stop_first = stop_first
-        self.on_item = on_item
+        self.on_values = on_values
         self.failed = None      # (position, exception) that stopped the run
         self.redo = []          # chunks whose worker died
 
@@ -344,21 +368,24 @@ class _Run:
         return _pickle_chunk(self.fn, self.mode, self.items[lo:lo + self.k],
                              self.farm.retries, self.index_of(lo))
 
-    def _item(self, pos, v, ok):
-        stop = bool(self.on_item(pos, v, ok))
-        if not ok and self.stop_first:
-            self.failed = (pos, v)
+    def _deliver(self, lo, values, failures):
+        stop = bool(self.on_values(lo, values, failures))
+        if failures and self.stop_first:
+            pos = min(failures)
+            self.failed = (pos, failures[pos])
             stop = True
         return stop
 
     def on_result(self, c, data):
-        stop = False
-        for j, (ok, v) in enumerate(pickle.loads(data)):
-            pos = c * self.k + j
-            if not ok:
-                v = _exception_for(self.index_of(pos), v)
-            stop = self._item(pos, v, ok) or stop
-        return stop
+        values, errors = pickle.loads(data)
+        lo = c * self.k
+        failures = None
+        if errors:
+            failures = {lo + j: _exception_for(self.index_of(lo + j), p)
+                        for j, p in errors.items()}
+            for pos, exc in failures.items():
+                values[pos - lo] = exc
+        return self._deliver(lo, values, failures)
 
     def on_error(self, c, kind, code, attempts, message):
         lo = c * self.k
@@ -367,7 +394,7 @@ class _Run:
             return False
         exc = _failure(self.index_of(lo), kind, code, self.farm.timeout,
                        message)
-        return self._item(lo, exc, False)
+        return self._deliver(lo, [exc], {lo: exc})
 
     def run(self, journal=None, key=b"", progress=False):
         prog = _Progress(len(self.items), self.n_chunks) if progress else None
@@ -384,10 +411,15 @@ class _Run:
         n = len(self.items)
         positions = [p for c in sorted(self.redo)
                      for p in range(c * self.k, min(n, (c + 1) * self.k))]
+
+        def on_values(i, values, failures):
+            p = positions[i]
+            return self.on_values(p, values, failures and {
+                p: failures[i]})
         sub = _Run(self.farm, self.fn, self.mode,
                    [self.items[p] for p in positions], 1,
                    lambda i: self.index_of(positions[i]), self.stop_first,
-                   lambda i, v, ok: self.on_item(positions[i], v, ok))
+                   on_values)
         sub.run()
         if sub.failed is not None:
             self.failed = (positions[sub.failed[0]], sub.failed[1])
@@ -411,11 +443,6 @@ def _journal_key(fn, mode, items, k, key):
     return h.digest()
 
 
-def _raise_lowest(results, failed_positions):
-    if failed_positions:
-        raise results[min(failed_positions)]
-
-
 def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
              progress=False, errors="raise", chunksize=None, stop_first=False):
     """The whole call as one run: results in item order (ordered) or in
@@ -433,29 +460,30 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
     elif journal:  # not from the workers: a rerun may have others
         k = max(1, min(_MAX_CHUNK, n // 1024))
     else:
-        k = _auto_chunk(n, farm.workers, 0)
+        k = _auto_chunk(n, farm.workers, farm.cpus)
     name_of = fn
     fn, items = _travelling(farm, fn, mode, items)
-    in_order = ordered
-    results = [None] * n if in_order else []
+    results = [None] * n if ordered else []
     failed = []
 
-    def on_item(pos, v, ok):
-        if in_order:
-            results[pos] = v
+    def on_values(lo, values, failures):
+        if ordered:
+            results[lo:lo + len(values)] = values
+            if failures:
+                failed.extend(failures)
         else:
-            results.append(v)
-        if not ok:
-            failed.append(pos if in_order else len(results) - 1)
+            if failures:
+                failed.extend(len(results) + p - lo for p in failures)
+            results.extend(values)
         return False
 
-    run = _Run(farm, fn, mode, items, k, lambda p: p, stop_first, on_item)
+    run = _Run(farm, fn, mode, items, k, lambda p: p, stop_first, on_values)
     jkey = _journal_key(name_of, mode, items, k, key) if journal else b""
     run.run(journal=journal, key=jkey, progress=progress)
     if run.failed is not None:
         raise run.failed[1]
-    if errors == "raise":
-        _raise_lowest(results, failed)
+    if errors == "raise" and failed:
+        raise results[min(failed)]
     return results
 
 
@@ -489,13 +517,13 @@ def run_iter(farm, fn, mode, iterable, *, ordered=True, journal=None,
         fn, items = _travelling(farm, fn, mode, items)
         out = []
 
-        def on_item(pos, v, ok, out=out):
-            out.append((pos, v, ok))
+        def on_values(lo, values, failures, out=out):
+            out.append((lo, values, failures))
             return False
 
         t0 = time.monotonic()
         run = _Run(farm, fn, mode, items, k, lambda p, b=base: b + p,
-                   stop_first, on_item)
+                   stop_first, on_values)
         jpath = "%s.%d" % (journal, seg) if journal is not None else None
         jkey = (_journal_key(None, mode, [], k, key) + b"%d" % seg
                 if journal is not None else b"")
@@ -503,14 +531,16 @@ def run_iter(farm, fn, mode, iterable, *, ordered=True, journal=None,
         elapsed = time.monotonic() - t0
         if ordered:
             out.sort(key=lambda r: r[0])
-        for pos, v, ok in out:
-            if not ok and errors == "raise":
-                raise v
-            yield v
+        for lo, values, failures in out:
+            if failures and errors == "raise":
+                first = min(failures)
+                yield from values[:first - lo]
+                raise failures[first]
+            yield from values
         if run.failed is not None:
             raise run.failed[1]
         base += len(items)
         if fixed is None:
-            per_item = elapsed * farm.workers / len(items)
+            per_item = elapsed * min(farm.workers, farm.cpus) / len(items)
             k = max(1, min(_MAX_CHUNK, int(_TARGET_CHUNK_SECONDS /
                                            max(per_item, 1e-9))))
