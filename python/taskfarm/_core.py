@@ -158,12 +158,23 @@ def _compute(call, items, retries):
     return values, errors
 
 
+def _flush():
+    """What the tasks printed, out now: a worker ends with _exit(), which
+    would drop Python's buffers (block-buffered in a Slurm output file)."""
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+
+
 def _work(data):
     """The farm's worker: a chunk's input bytes in, its result bytes out."""
     if len(data) == 0:
         return b""  # a slot past the end of an iterator
     fn, mode, items, retries = pickle.loads(data)
     values, errors = _compute(_caller(_resolve(fn), mode), items, retries)
+    _flush()
     try:
         return pickle.dumps((values, errors), PROTOCOL)
     except Exception:

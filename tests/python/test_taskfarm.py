@@ -443,6 +443,19 @@ def test_lambdas_and_local_functions_reach_fresh_workers():
             p.map(lambda x: x * 3, [1, 2])
 
 
+def test_what_tasks_print_reaches_a_redirected_stdout():
+    r = run_child("""
+        import taskfarm
+        def say(x):
+            print("task", x)
+            return x
+        assert taskfarm.map(say, range(20), 2, chunksize=3) == list(range(20))
+        """)
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.split("\n")[:-1]) == sorted(
+        "task %d" % i for i in range(20))
+
+
 def test_cpus_reads_the_allocation():
     n, source = taskfarm.cpus()
     assert n >= 1 and source
