@@ -13,8 +13,6 @@ keeps one set of workers for several calls. backend=, prefer=, require=,
 pre_dispatch= and the memmapping options are accepted and ignored: the
 workers are always forked processes.
 """
-import functools
-
 from . import _taskfarm
 from ._core import Farm, run_iter, run_list, _MODE_DELAYED
 
@@ -25,12 +23,34 @@ def cpu_count(only_physical_cores=False):
     return _taskfarm.cpus()[0]
 
 
+class _Delayed:
+    """delayed(f): calling it records the call instead of making it. A
+    class rather than functools.wraps per call: Parallel users call it once
+    per task, and wraps costs more than a trivial task."""
+    __slots__ = ("function",)
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, *args, **kwargs):
+        return self.function, args, kwargs
+
+    def __getattr__(self, name):  # __name__, __doc__ ... of the function
+        return getattr(self.function, name)
+
+    def __repr__(self):
+        return "delayed(%r)" % (self.function,)
+
+
+_last = [None]  # the last delayed(f): a generator asks for the same f
+
+
 def delayed(function):
     """delayed(f)(*args, **kwargs) -> (f, args, kwargs), as joblib."""
-    @functools.wraps(function)
-    def delayed_function(*args, **kwargs):
-        return function, args, kwargs
-    return delayed_function
+    d = _last[0]
+    if d is None or d.function is not function:
+        d = _last[0] = _Delayed(function)
+    return d
 
 
 class Parallel:

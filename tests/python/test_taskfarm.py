@@ -322,6 +322,9 @@ def test_joblib_drop_in_on_the_tutorials_code():
     assert sorted(Parallel(n_jobs=-1, return_as="generator_unordered",
                            batch_size=3)(delayed(fib)(n) for n in my_values)
                   ) == sorted(ours)
+    mixed = [delayed(square)(3), delayed(pow)(2, 5), delayed(fib)(10),
+             delayed(sorted)([3, 1], reverse=True)]
+    assert Parallel(n_jobs=2)(mixed) == [9, 32, 55, [3, 1]]
     with Parallel(n_jobs=2) as parallel:
         assert parallel(delayed(square)(i) for i in range(5)) == [
             0, 1, 4, 9, 16]
@@ -437,6 +440,9 @@ def test_lambdas_and_local_functions_reach_fresh_workers():
     assert taskfarm.map(lambda x: x + offset, range(4), 2) == [5, 6, 7, 8]
     assert Parallel(n_jobs=2)(delayed(lambda x: -x)(i)
                               for i in range(3)) == [0, -1, -2]
+    neg = lambda x: -x  # noqa: E731: the same lambda in every segment
+    assert list(Parallel(n_jobs=2, return_as="generator")(
+        delayed(neg)(i) for i in range(3000))) == [-i for i in range(3000)]
     with Pool(2) as p:
         assert p.map(lambda x: x * 2, [1, 2]) == [2, 4]  # forks here
         with pytest.raises(taskfarm.PicklingError, match="module level"):
@@ -450,7 +456,8 @@ def test_what_tasks_print_reaches_a_redirected_stdout():
             print("task", x)
             return x
         assert taskfarm.map(say, range(20), 2, chunksize=3) == list(range(20))
-        """)
+        """, env={k: v for k, v in os.environ.items()
+                  if k != "PYTHONUNBUFFERED"})  # block-buffered, as in Slurm
     assert r.returncode == 0, r.stderr
     assert sorted(r.stdout.split("\n")[:-1]) == sorted(
         "task %d" % i for i in range(20))
