@@ -2,7 +2,8 @@
 """py_taskfarm.py - the taskfarm Python module against joblib and
 multiprocessing.Pool, on the tutorial's workload, side by side in one run.
 
-usage: py_taskfarm.py BUILD_DIR [--quick] [--rounds N]
+usage: py_taskfarm.py BUILD_DIR [--quick] [--rounds N] [--values LO:HI]
+                       [--jobs 1,2,...]
 
 Systems: taskfarm.Parallel(n_jobs)(delayed(fib)(n) ...), joblib's Parallel
 the same way (its default backend), and `with Pool(n) as p: p.map(fib,
@@ -13,7 +14,9 @@ run in interleaved rounds (A B C A B C ...), so that drift on a shared
 machine hits all alike, and every run's results must be identical (CRC-32
 of the decimal values) before any time is reported. Then per-task overhead
 (100,000 trivial tasks, n_jobs=2) and the start of 2 workers (a map of 2
-trivial tasks), medians of 5, interleaved too.
+trivial tasks), medians of 5, interleaved too; there taskfarm.Pool.map
+runs beside Parallel, since Parallel's figure includes the caller's
+delayed() calls that Pool.map does not make.
 
 Writes BUILD_DIR/bench/python.json and python.md, and prints the table
 and the four targets of issue 18 (ratios from this one run).
@@ -28,6 +31,7 @@ import zlib
 
 PYTHON = "/usr/bin/python3"
 SYSTEMS = ("taskfarm", "joblib", "pool")
+SIDE_SYSTEMS = ("taskfarm", "taskfarm-pool", "joblib", "pool")
 
 
 def fib(n):
@@ -45,6 +49,13 @@ def importer(system):
     """The system's map, its module imported now (outside the timing)."""
     if system == "taskfarm":
         from taskfarm import Parallel, delayed
+    elif system == "taskfarm-pool":
+        from taskfarm import Pool as TfPool
+
+        def tf_map_with(n_jobs, func, values):
+            with TfPool(n_jobs) as p:
+                return p.map(func, values)
+        return tf_map_with
     elif system == "joblib":
         from joblib import Parallel, delayed
     elif system == "pool":
@@ -130,7 +141,7 @@ def rounds_of(build, jobs, lo, hi, rounds):
 def side_measures(build, trivial_n, reps):
     per_task, start = {}, {}
     for _ in range(reps):
-        for system in SYSTEMS:
+        for system in SIDE_SYSTEMS:
             per_task.setdefault(system, []).append(
                 call(build, ["trivial", system, 2, trivial_n])["per_task_s"])
             start.setdefault(system, []).append(
@@ -149,8 +160,10 @@ def targets(med, jobs, n_cpus, per_task, start):
         ("taskfarm at n_jobs=32 / its own best",
          med[("taskfarm", 32)] / best("taskfarm") if 32 in jobs else None,
          1.10),
-        ("per-task overhead: taskfarm / Pool",
+        ("per-task overhead: taskfarm.Parallel / Pool",
          per_task["taskfarm"] / per_task["pool"], 1.0),
+        ("per-task overhead: taskfarm.Pool / Pool",
+         per_task["taskfarm-pool"] / per_task["pool"], 1.0),
         ("start of 2 workers: taskfarm / Pool",
          start["taskfarm"] / start["pool"], 0.5),
     ]
@@ -166,11 +179,14 @@ def table(med, jobs, per_task, start, tg, n_cpus, source, lo, hi, rounds):
     for n in jobs:
         lines.append("| %d | %.3f s | %.3f s | %.3f s |" % (
             n, med[("taskfarm", n)], med[("joblib", n)], med[("pool", n)]))
-    lines += ["", "| per call | taskfarm | joblib | Pool |", "|---|---|---|---|",
+    lines += ["", "| per call | taskfarm.Parallel | taskfarm.Pool | joblib | "
+              "Pool |", "|---|---|---|---|---|",
               "| per-task overhead (trivial tasks, n_jobs=2) | %.2f us | "
-              "%.2f us | %.2f us |" % tuple(per_task[s] * 1e6 for s in SYSTEMS),
+              "%.2f us | %.2f us | %.2f us |"
+              % tuple(per_task[s] * 1e6 for s in SIDE_SYSTEMS),
               "| start of 2 workers (map of 2 trivial tasks) | %.1f ms | "
-              "%.1f ms | %.1f ms |" % tuple(start[s] * 1e3 for s in SYSTEMS),
+              "%.1f ms | %.1f ms | %.1f ms |"
+              % tuple(start[s] * 1e3 for s in SIDE_SYSTEMS),
               "", "| target | ratio | at most | met |", "|---|---|---|---|"]
     for t in tg:
         r = "n/a" if t["ratio"] is None else "%.2f" % t["ratio"]
@@ -190,6 +206,11 @@ def main(argv):
         else (1 if quick else 3)
     jobs = [1, 2, 32] if quick else [1, 2, 4, 8, 16, 32]
     lo, hi = (5000, 6000) if quick else (5000, 10000)
+    if "--jobs" in argv:
+        jobs = [int(j) for j in argv[argv.index("--jobs") + 1].split(",")]
+    if "--values" in argv:
+        lo, hi = map(int, argv[argv.index("--values") + 1].split(":"))
+        hi += 1
     n_cpus, source = cpus(build)
     if n_cpus not in jobs:
         jobs = sorted(set(jobs) | {n_cpus})
@@ -197,6 +218,8 @@ def main(argv):
     per_task, start = side_measures(build, 10000 if quick else 100000,
                                     2 if quick else 5)
     tg = targets(med, jobs, n_cpus, per_task, start)
+    if 32 not in jobs:
+        tg = [t for t in tg if "32" not in t["target"]]
     md = table(med, jobs, per_task, start, tg, n_cpus, source, lo, hi, rounds)
     out = os.path.join(build, "bench")
     os.makedirs(out, exist_ok=True)
