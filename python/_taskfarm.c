@@ -479,6 +479,76 @@ static PyTypeObject FarmType = {
 };
 
 /* ------------------------------------------------------------------------ */
+/* delayed(f): joblib's call recorder, in C                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Parallel users write delayed(f)(x) once per task, so its cost is a
+ * per-task cost: in C, calling it is one tuple (the interpreter has packed
+ * the arguments already). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *function;
+} DelayedObject;
+
+static PyObject *Delayed_call(DelayedObject *self, PyObject *args,
+                              PyObject *kw)
+{
+    if (kw == NULL)
+        return Py_BuildValue("(OON)", self->function, args, PyDict_New());
+    return Py_BuildValue("(OOO)", self->function, args, kw);
+}
+
+static void Delayed_dealloc(DelayedObject *self)
+{
+    Py_XDECREF(self->function);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Delayed_getattro(DelayedObject *self, PyObject *name)
+{
+    PyObject *r = PyObject_GenericGetAttr((PyObject *)self, name);
+    if (r != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError))
+        return r;
+    PyErr_Clear(); /* __name__, __doc__ ...: the function's */
+    return PyObject_GetAttr(self->function, name);
+}
+
+static PyObject *Delayed_repr(DelayedObject *self)
+{
+    return PyUnicode_FromFormat("delayed(%R)", self->function);
+}
+
+static PyTypeObject DelayedType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "taskfarm._taskfarm.Delayed",
+    .tp_basicsize = sizeof(DelayedObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "delayed(f): calling it returns (f, args, kwargs)",
+    .tp_call = (ternaryfunc)Delayed_call,
+    .tp_dealloc = (destructor)Delayed_dealloc,
+    .tp_getattro = (getattrofunc)Delayed_getattro,
+    .tp_repr = (reprfunc)Delayed_repr,
+};
+
+/* The last delayed(f) made: a generator asks for the same f each time. */
+static DelayedObject *last_delayed;
+
+static PyObject *mod_delayed(PyObject *m, PyObject *function)
+{
+    (void)m;
+    if (last_delayed == NULL || last_delayed->function != function) {
+        DelayedObject *d = PyObject_New(DelayedObject, &DelayedType);
+        if (d == NULL)
+            return NULL;
+        Py_INCREF(function);
+        d->function = function;
+        Py_XSETREF(last_delayed, d);
+    }
+    Py_INCREF(last_delayed);
+    return (PyObject *)last_delayed;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Module functions                                                         */
 /* ------------------------------------------------------------------------ */
 
@@ -528,6 +598,8 @@ static PyObject *mod_resolve_jobs(PyObject *m, PyObject *args)
 }
 
 static PyMethodDef mod_methods[] = {
+    {"delayed", mod_delayed, METH_O,
+     "delayed(f)(*args, **kwargs) -> (f, args, kwargs), as joblib's"},
     {"cpus", mod_cpus, METH_NOARGS,
      "cpus() -> (count, source): the CPUs this process may use, and which "
      "limit decided it (Slurm, cgroup, affinity mask...)."},
@@ -544,7 +616,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_taskfarm",
 
 PyMODINIT_FUNC PyInit__taskfarm(void)
 {
-    if (PyType_Ready(&FarmType) < 0)
+    if (PyType_Ready(&FarmType) < 0 || PyType_Ready(&DelayedType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

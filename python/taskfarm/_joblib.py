@@ -23,34 +23,9 @@ def cpu_count(only_physical_cores=False):
     return _taskfarm.cpus()[0]
 
 
-class _Delayed:
-    """delayed(f): calling it records the call instead of making it. A
-    class rather than functools.wraps per call: Parallel users call it once
-    per task, and wraps costs more than a trivial task."""
-    __slots__ = ("function",)
-
-    def __init__(self, function):
-        self.function = function
-
-    def __call__(self, *args, **kwargs):
-        return self.function, args, kwargs
-
-    def __getattr__(self, name):  # __name__, __doc__ ... of the function
-        return getattr(self.function, name)
-
-    def __repr__(self):
-        return "delayed(%r)" % (self.function,)
-
-
-_last = [None]  # the last delayed(f): a generator asks for the same f
-
-
-def delayed(function):
-    """delayed(f)(*args, **kwargs) -> (f, args, kwargs), as joblib."""
-    d = _last[0]
-    if d is None or d.function is not function:
-        d = _last[0] = _Delayed(function)
-    return d
+# delayed(f)(*args, **kwargs) -> (f, args, kwargs), as joblib's; in C, since
+# Parallel's callers make one such call per task.
+delayed = _taskfarm.delayed
 
 
 class Parallel:
