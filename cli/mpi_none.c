@@ -1,0 +1,16 @@
+/*
+ * mpi_none.c - the command built without MPI: one process, threads.
+ */
+#include "cli.h"
+
+int cli_mpi_init(int *argc, char ***argv, int *rank)
+{
+    (void)argc;
+    (void)argv;
+    *rank = 0;
+    return 1;
+}
+
+void cli_mpi_finalize(void)
+{
+}
