@@ -99,6 +99,14 @@ check "rpath: and verifies its results" has "$out" "^All results verified"
 check "rpath: it loads the installed library" \
       has "$(env -u LD_LIBRARY_PATH ldd "$prefix/bin/fibonacci_farm")" "libtaskfarm\.so\.$minor => $prefix/bin/\.\./"
 
+# ---- The taskfarm command: installed, found by its RPATH, with its man page --
+check "command: bin/taskfarm installed" [ -x "$prefix/bin/taskfarm" ]
+check "command: man1/taskfarm.1 installed" [ -f "$prefix/share/man/man1/taskfarm.1" ]
+check "command: runs without LD_LIBRARY_PATH, output in order" \
+      [ "$(env -u LD_LIBRARY_PATH "$prefix/bin/taskfarm" -j2 echo ::: a b c | paste -sd,)" = a,b,c ]
+check "command: its version is the library's" \
+      [ "$(env -u LD_LIBRARY_PATH "$prefix/bin/taskfarm" --version)" = "taskfarm $version" ]
+
 # ---- 1. pkg-config, outside the source tree ----------------------------------
 app=$tmp/app
 mkdir -p "$app"
@@ -154,6 +162,9 @@ else
         for v in PATH CPATH LIBRARY_PATH LD_LIBRARY_PATH PKG_CONFIG_PATH CMAKE_PREFIX_PATH MANPATH; do
             eval "echo \"$v=\${$v:-}\""
         done
+        [ "$(command -v taskfarm)" = "$prefix/bin/taskfarm" ] && echo "module: taskfarm on PATH"
+        MANWIDTH=80 man taskfarm 2>/dev/null | grep -q "run a program you already have" &&
+            echo "module: man taskfarm"
         cc prog.c -ltaskfarm -o prog_module || exit 1
         ./prog_module >"$tmp/module.out" 2>&1
     ); rc=$?
@@ -163,6 +174,8 @@ else
              CMAKE_PREFIX_PATH=$prefix MANPATH=$prefix/share/man; do
         check "lmod: sets ${v%%=*}" has "$out" "^$v"
     done
+    check "lmod: taskfarm on PATH" has "$out" "^module: taskfarm on PATH"
+    check "lmod: man taskfarm" has "$out" "^module: man taskfarm"
     check_prog "lmod: the program runs" cat "$tmp/module.out"
     # The Python module, where it was built: on PYTHONPATH with the module.
     pydir=$(find "$prefix/lib" -type d -path '*/site-packages/taskfarm' | head -n 1)
@@ -193,7 +206,8 @@ run_logged hidden cmake -S "$src" -B "$tmp/build-lib" \
 run_logged hidden cmake --build "$tmp/build-lib" -j"$jobs" || die "hidden: build"
 run_logged cmake --install "$tmp/build-lib" --prefix "$tmp/prefix-lib" || die "hidden: install"
 check "hidden: the library installs" [ -f "$tmp/prefix-lib/include/taskfarm.h" ]
-check "hidden: and no example" [ ! -e "$tmp/prefix-lib/bin" ]
+check "hidden: and no example (bin/ holds the taskfarm command only)" \
+      [ "$(ls "$tmp/prefix-lib/bin")" = taskfarm ]
 lib2=$(dirname "$(find "$tmp/prefix-lib" -name libtaskfarm.so | head -n 1)")
 # shellcheck disable=SC2046
 run_logged cc prog.c $(PKG_CONFIG_PATH=$lib2/pkgconfig pkg-config --cflags --libs taskfarm) \
