@@ -22,6 +22,7 @@ typedef struct app {
     volatile sig_atomic_t signo;
     volatile sig_atomic_t no_new;   /* --stop-on-error after a failure */
     size_t n_failed;
+    size_t n_delivered;     /* results and failures written out */
     size_t n_skipped;
     int internal_error;     /* taskfarm itself failed: exit 255 */
 } app;

@@ -166,6 +166,9 @@ int cli_write_all(int fd, const void *p, size_t n);
 /* Starts MPI when launched by mpirun/srun with more than one rank:
  * returns the world size (1 without MPI) and sets *rank. */
 int cli_mpi_init(int *argc, char ***argv, int *rank);
+/* Rank 0's input count (and whether reading them went well) to every
+ * rank; returns 0, or -1 when rank 0 failed. */
+int cli_mpi_share_count(size_t *n, int ok);
 void cli_mpi_finalize(void);
 
 #endif

@@ -209,7 +209,12 @@ static int make_farm(app *a, int slots)
 static int run(app *a)
 {
     size_t key_len = 0;
-    char *key = a->journaling ? journal_key(a, &key_len) : NULL;
+    /* Only rank 0 opens the journal, and only it has the inputs. */
+    char *key = !a->journaling ? NULL
+                : a->rank == 0 ? journal_key(a, &key_len)
+                               : strdup("rank");
+    if (key != NULL && a->rank != 0)
+        key_len = 4;
     tf_run_options ro = TF_RUN_OPTIONS_INIT;
     ro.journal = a->o.journal;
     ro.journal_key = key;
@@ -224,6 +229,11 @@ static int run(app *a)
                               app_error, a, &rep);
     if (a->bar_drawn)
         cli_write_all(2, "\n", 1);
+    if (a->o.verbose && a->rank == 0)
+        fprintf(stderr, "taskfarm: %zu tasks: %zu from the journal, %zu run, "
+                "%zu failed, %zu not run, in %.1f s\n", rep.n_tasks,
+                rep.n_replayed, a->n_delivered - rep.n_replayed, a->n_failed,
+                a->in.n - a->n_delivered, rep.seconds);
     free(key);
     return exit_status(a, rc, &rep);
 }
@@ -233,7 +243,9 @@ static int setup(app *a, int argc, char **argv, tf_cpus *cpus, int *slots)
     int rc = cli_parse(argc, argv, &a->o);
     if (rc != 0)
         return rc < 0 ? 255 : 0;
-    if (cli_inputs_read(&a->o, &a->in) != 0)
+    /* Under MPI only rank 0 reads (stdin reaches rank 0 only). */
+    int ok = a->rank != 0 || cli_inputs_read(&a->o, &a->in) == 0;
+    if (cli_mpi_share_count(&a->in.n, ok) != 0)
         return 255;
     a->has_repl = cli_has_replacement(a->o.cmd, a->o.n_cmd,
                                       a->o.colsep != NULL);
@@ -245,6 +257,8 @@ static int setup(app *a, int argc, char **argv, tf_cpus *cpus, int *slots)
 
 static void configure_spawn(app *a, const tf_cpus *cpus, int slots)
 {
+    if (a->world > 1)
+        slots = 1;              /* a rank runs one command at a time */
     int per_slot = a->o.cpus_per_task > 0 ? a->o.cpus_per_task
                                           : (cpus->count / slots > 0
                                                  ? cpus->count / slots : 1);
@@ -274,7 +288,9 @@ int main(int argc, char **argv)
     configure_spawn(&a, &cpus, slots);
     if (a.o.dry_run) {
         a.spawn.pin = slots;
-        return dry_run(&a);
+        rc = a.rank == 0 ? dry_run(&a) : 0;
+        cli_mpi_finalize();
+        return rc;
     }
     if (a.o.verbose && a.rank == 0)
         fprintf(stderr, "taskfarm: %zu tasks on %d slots (%d CPUs, from %s)"
@@ -282,11 +298,14 @@ int main(int argc, char **argv)
                 tf_cpus_source_name(cpus.source),
                 a.world > 1 ? ", one per MPI rank" : "");
     a.bar = a.o.progress && a.rank == 0 && isatty(2);
-    if (a.rank == 0 &&
-        cli_output_open(&a.out, &a.o, a.journaling) != 0)
+    if (a.rank == 0 && cli_output_open(&a.out, &a.o, a.journaling) != 0)
+        a.internal_error = 1;
+    /* Every rank must create the farm: MPI decides together. */
+    if (cli_mpi_share_count(&a.in.n, !a.internal_error) != 0 ||
+        make_farm(&a, slots) != 0) {
+        cli_mpi_finalize();
         return 255;
-    if (make_farm(&a, slots) != 0)
-        return 255;
+    }
     g_app = &a;
     rc = run(&a);
     tf_farm_destroy(a.farm);

@@ -11,6 +11,12 @@ int cli_mpi_init(int *argc, char ***argv, int *rank)
     return 1;
 }
 
+int cli_mpi_share_count(size_t *n, int ok)
+{
+    (void)n;
+    return ok ? 0 : -1;
+}
+
 void cli_mpi_finalize(void)
 {
 }

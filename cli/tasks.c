@@ -146,6 +146,7 @@ static int deliver(app *a, size_t index, const cli_result *r)
     int rc = cli_output_task(a->out, index + 1, input,
                              cmdline ? cmdline : "", r);
     free(cmdline);
+    a->n_delivered++;
     if (!cli_result_ok(r)) {
         a->n_failed++;
         report_failure(a, index + 1, input, r);

@@ -30,6 +30,7 @@ python3-dev         headers for the taskfarm Python module (python/)
 python3-pytest      tests of the taskfarm Python module
 procps              ps/pgrep used by the fault tests
 lmod                module load taskfarm in the install test (HPC sites use Lmod)
+parallel            GNU parallel, compared with the taskfarm command in bench/
 clang               the journal fuzzer (libFuzzer)
 libclang-rt-14-dev  libFuzzer and the sanitizers' runtime for clang
 "

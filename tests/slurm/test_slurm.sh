@@ -123,6 +123,33 @@ check "  its output equals an uninterrupted run's" \
       cmp -s "$J/resume.txt" "$J/reference.txt"
 
 lap "the time-limit job"
+# ---- the taskfarm command (examples/fibonacci/cli/c-cli.sh) --------------
+SBATCH_EXTRA="--cpus-per-task=2" submit examples/fibonacci/cli c-cli.sh \
+    --range 5000:5200 "$build/bin/fibonacci"
+check "c-cli.sh (2 CPUs): COMPLETED" [ "$st" = COMPLETED ] || show
+check "  uses 2 slots and says so" \
+      has "on 2 slots \(2 CPUs, from (SLURM_CPUS_PER_TASK|the affinity mask)\)" || show
+# shellcheck disable=SC2046 # one position per argument
+check "  its output is the serial program's, in order" \
+      cmp -s "$J/fib-cli.txt" <("$build/bin/fibonacci" $(seq 5000 5199))
+rm -f "$J"/fib-cli.*
+# 200 one-second tasks on 2 slots: 100 s, past --time=00:01:00 (Slurm ends
+# it 60-90 s in). Resubmitted as is but with -j 16 (the journal's key is
+# the command and the inputs, not the slots), it must resume and complete,
+# its output byte-identical to an uninterrupted run's.
+# shellcheck disable=SC2016 # $1 is for sh -c
+slow=(--range 0:200 sh -c 'sleep 1; echo "task $1 $(( $1 * $1 ))"' sh)
+"$build/bin/taskfarm" -j 50 "${slow[@]}" >"$J/cli-reference.txt"
+SBATCH_EXTRA="--time=00:01:00 --cpus-per-task=2" submit \
+    examples/fibonacci/cli c-cli.sh -j 2 "${slow[@]}"
+check "c-cli.sh: killed at its time limit (TIMEOUT)" [ "$st" = TIMEOUT ] || show
+check "  part of the output is in the journal" [ -s "$J/fib-cli.journal" ]
+SBATCH_EXTRA="--cpus-per-task=2" submit examples/fibonacci/cli c-cli.sh -j 16 "${slow[@]}"
+check "  resubmitted: COMPLETED" [ "$st" = COMPLETED ] || show
+check "  its output equals an uninterrupted run's" \
+      cmp -s "$J/fib-cli.txt" "$J/cli-reference.txt"
+check "  only the rest ran again" has "^taskfarm: 200 tasks: [1-9][0-9]* from the journal" || show
+lap "the taskfarm command"
 # ---- the job array and its dependent combine step -----------------------
 sub=$(cd "$src/examples/fibonacci/array" && FIB_PARTS=$J ./submit.sh --chdir="$J")
 array_id=$(echo "$sub" | sed -n 's/.*array job \([0-9]*\) .*/\1/p')
