@@ -158,8 +158,7 @@ void cli_inputs_digest(const cli_inputs *in, char hex[33])
             for (size_t b = 0; b < sizeof(len); b++)
                 h[k] = (h[k] ^ ((len >> (8 * b)) & 0xff)) * 0x100000001b3ull;
             for (size_t b = 0; b < len; b++)
-                h[k] = (h[k] ^ (unsigned char)s[b]) *
-                       (k ? 0x100000001b3ull : 0x100000001b3ull) + (uint64_t)k;
+                h[k] = (h[k] ^ (unsigned char)s[b]) * 0x100000001b3ull;
         }
     }
     snprintf(hex, 33, "%016llx%016llx", (unsigned long long)h[0],

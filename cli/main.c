@@ -53,7 +53,7 @@ static int parse_jobs(const char *s, int cpus)
     if (ok && *end == '%' && end[1] == '\0' && s[0] != '+' && s[0] != '-')
         jobs = cpus * v / 100 > 0 ? cpus * v / 100 : 1;
     else if (ok && *end == '\0' && (s[0] == '+' || s[0] == '-'))
-        jobs = cpus + v;
+        jobs = cpus + v > 0 ? cpus + v : 1;     /* as GNU parallel: >= 1 */
     else if (!(ok && *end == '\0'))
         ok = 0;
     if (ok && jobs == 0 && s[0] != '+' && s[0] != '-' && *end != '%') {

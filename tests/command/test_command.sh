@@ -138,6 +138,8 @@ check "-j +2: CPUs plus 2" grep -q "on $((cpus + 2)) slots" v.txt
 check "-j 200%: twice the CPUs" grep -q "on $((cpus * 2)) slots" v.txt
 "$T" -v -j -1 true ::: 1 2>v.txt
 check "-j -1: CPUs minus one (at least 1)" grep -qE "on $(( cpus > 1 ? cpus - 1 : 1 )) slots" v.txt
+"$T" -v -j -1000 true ::: 1 2>v.txt
+check "-j -1000: at least 1 slot, as GNU parallel" grep -q "on 1 slots" v.txt
 eq "TASKFARM_TASK, _SEQ, _SLOT" "0 1 1|1 2 1" \
    "$("$T" -j1 sh -c 'echo $TASKFARM_TASK $TASKFARM_SEQ $TASKFARM_SLOT' ::: a b | paste -sd'|')"
 eq "OMP_NUM_THREADS and BLAS = CPUs / slots" "1 1 1" \
