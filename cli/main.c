@@ -133,7 +133,10 @@ static char *journal_key(const app *a, size_t *len)
 {
     char digest[33];
     cli_inputs_digest(&a->in, digest);
-    size_t n = 64;
+    char head[128];
+    size_t at = (size_t)snprintf(head, sizeof(head), "taskfarm 1 shell=%d "
+                                 "inputs=%s colsep=", a->o.shell, digest);
+    size_t n = at + 1;
     for (int k = 0; k < a->o.n_cmd; k++)
         n += strlen(a->o.cmd[k]) + 1;
     if (a->o.colsep)
@@ -141,8 +144,7 @@ static char *journal_key(const app *a, size_t *len)
     char *key = malloc(n);
     if (key == NULL)
         return NULL;
-    size_t at = (size_t)snprintf(key, n, "taskfarm 1 shell=%d inputs=%s "
-                                 "colsep=", a->o.shell, digest);
+    memcpy(key, head, at);
     if (a->o.colsep) {
         memcpy(key + at, a->o.colsep, strlen(a->o.colsep));
         at += strlen(a->o.colsep);
@@ -215,6 +217,12 @@ static int run(app *a)
                                : strdup("rank");
     if (key != NULL && a->rank != 0)
         key_len = 4;
+    if (a->journaling && (key == NULL || key_len > 65536)) {
+        fprintf(stderr, "taskfarm: --journal: the command is too long to "
+                        "key the journal (64 KiB at most)\n");
+        free(key);
+        return 255;
+    }
     tf_run_options ro = TF_RUN_OPTIONS_INIT;
     ro.journal = a->o.journal;
     ro.journal_key = key;
