@@ -302,9 +302,10 @@ int main(int argc, char **argv)
     }
     if (a.o.verbose && a.rank == 0)
         fprintf(stderr, "taskfarm: %zu tasks on %d slots (%d CPUs, from %s)"
-                "%s\n", a.in.n, a.world > 1 ? a.world : slots, cpus.count,
+                "%s%s\n", a.in.n, a.world > 1 ? a.world : slots, cpus.count,
                 tf_cpus_source_name(cpus.source),
-                a.world > 1 ? ", one per MPI rank" : "");
+                a.world > 1 ? ", one per MPI rank" : "",
+                a.o.cpus_per_task > 0 ? ", each pinned to its own CPUs" : "");
     a.bar = a.o.progress && a.rank == 0 && isatty(2);
     if (a.rank == 0 && cli_output_open(&a.out, &a.o, a.journaling) != 0)
         a.internal_error = 1;

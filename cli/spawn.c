@@ -384,7 +384,9 @@ static int start(const cli_spawn_cfg *cfg, const cli_task_ctx *t, char *path,
     p->fd[1] = err[0];
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(err[0], F_SETFL, O_NONBLOCK);
+#ifdef SYS_pidfd_open           /* Linux 5.3; without it, poll briefly */
     p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+#endif
     return 0;
 }
 
