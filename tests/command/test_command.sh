@@ -87,12 +87,12 @@ check "injection: no input ever ran as a command" [ ! -e PWNED ]
 eq "--shell runs the command through sh" "3" "$("$T" --shell 'echo {} | wc -w' ::: 'a b c')"
 
 # ---- order and output -----------------------------------------------------
-eq "input order by default, whatever finishes first" "$(printf '0.4\n0.2\n0')" \
-   "$("$T" -j3 sh -c 'sleep $1; echo $1' sh ::: 0.4 0.2 0)"
-eq "--order completed: as each finishes" "$(printf '0\n0.2\n0.4')" \
-   "$("$T" -j3 --order completed sh -c 'sleep $1; echo $1' sh ::: 0.4 0.2 0)"
+eq "input order by default, whatever finishes first" "$(printf '0.8\n0.4\n0')" \
+   "$("$T" -j3 sh -c 'sleep $1; echo $1' sh ::: 0.8 0.4 0)"
+eq "--order completed: as each finishes" "$(printf '0\n0.4\n0.8')" \
+   "$("$T" -j3 --order completed sh -c 'sleep $1; echo $1' sh ::: 0.8 0.4 0)"
 eq "a slot busy with a long task gets no queued task" "1 1|2 2|3 2|4 2" \
-   "$("$T" -j2 sh -c 'sleep $1; echo $2 $3' sh {} {#} {%} ::: 1 0.2 0.2 0.2 | paste -sd'|')"
+   "$("$T" -j2 sh -c 'sleep $1; echo $2 $3' sh {} {#} {%} ::: 2 0.2 0.2 0.2 | paste -sd'|')"
 out=$("$T" -j2 sh -c 'for i in 1 2 3; do echo $1$1; sleep 0.0$i; done' sh ::: a b)
 eq "each task's output whole, never interleaved" "$(printf 'aa\naa\naa\nbb\nbb\nbb')" "$out"
 eq "--tag prefixes each line with the input" "$(printf 'x\tx\nx\t2\ny\ty\ny\t2')" \
@@ -207,11 +207,14 @@ verdict "journal: succeeded tasks are not run again, output replayed"
 
 # ---- signals: no new task, grace, 143 / 130 -------------------------------
 for sig in TERM INT; do
-    rm -f s.tfj ran-s.txt
-    sjob=(--journal s.tfj -j2 --grace 2 sh -c 'sleep 0.6; echo $1 >>ran-s.txt; echo $1' sh)
+    rm -f s.tfj ran-s.txt started.*
+    sjob=(--journal s.tfj -j2 --grace 3 sh -c 'touch started.$1; sleep 1.5; echo $1 >>ran-s.txt; echo $1' sh)
     "$T" "${sjob[@]}" ::: 1 2 3 4 5 6 >/dev/null 2>&1 &
     pid=$!
-    sleep 0.3
+    for _ in $(seq 100); do     # until both slots run a task
+        [ -e started.1 ] && [ -e started.2 ] && break
+        sleep 0.05
+    done
     kill -s "$sig" "$pid"
     wait "$pid"; rc=$?
     want=$([ "$sig" = TERM ] && echo 143 || echo 130)
