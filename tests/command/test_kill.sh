@@ -15,10 +15,10 @@ cd "$tmp" || exit 1
 
 # Each task prints, then becomes a sleep with a marker in its command line
 # (exec: the command itself, which PR_SET_PDEATHSIG covers). One task in
-# eight sleeps half a second, so that at most moments a command is running
-# that would outlive taskfarm by far more than the 0.2 s looked at below.
+# eight sleeps 1.2 s, so that at most moments a command is running that
+# would outlive taskfarm by far more than the 0.5 s looked at below.
 job=(--journal j.tfj -j2 sh -c 'echo "task $1 $(( $1 * $1 ))"
-     if [ $(( $1 % 8 )) = 0 ]; then exec sleep 0.57531; fi
+     if [ $(( $1 % 8 )) = 0 ]; then exec sleep 1.17531; fi
      exec sleep 0.0$(( $1 % 5 + 1 ))7531' sh)
 n=40
 "$T" --range 0:$n "${job[@]:2}" >full.out 2>&1 || bad "the uninterrupted run"
@@ -27,7 +27,7 @@ want=$(sha256sum <full.out)
 # marker_alive: a process whose command line (in /proc) carries the marker;
 # the pattern cannot match grep's own command line.
 marker_alive() {
-    grep -qsaE 'sleep.0\.[0-9]*7531' /proc/[0-9]*/cmdline
+    grep -qsaE 'sleep.[01]\.[0-9]*7531' /proc/[0-9]*/cmdline
 }
 
 leftover=0
@@ -39,7 +39,7 @@ for round in $(seq "$rounds"); do
     sleep "$(( RANDOM % 2 )).$(( RANDOM % 10 ))$(( RANDOM % 10 ))"
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
-    for _ in 1 2 3 4; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
         marker_alive || break
         sleep 0.05
     done
