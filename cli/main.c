@@ -186,22 +186,10 @@ static int make_farm(app *a, int slots)
     fo.keep_signals = 1;
     fo.on_progress = app_progress;
     fo.progress_user = a;
-    /* A worker queues a second job only when there are no more workers
-     * than CPUs, to hide a hand-over of microseconds; a command takes
-     * milliseconds to hours, and a job queued behind a long one would
-     * wait while another slot idles. Until the options can say so, the
-     * farm is told of 1 CPU (TASKFARM_NUM_JOBS), which makes it queue one
-     * job per worker; our own count was taken before. */
-    char *user_value = getenv("TASKFARM_NUM_JOBS");
-    char *saved = user_value ? strdup(user_value) : NULL;
-    if (slots > 1 && a->world == 1)
-        setenv("TASKFARM_NUM_JOBS", "1", 1);
+    /* A command takes milliseconds to hours: a job queued behind a long
+     * one would wait while another slot idles. */
+    fo.queue_depth = 1;
     int rc = tf_farm_create(&a->farm, &fo);
-    if (saved != NULL)
-        setenv("TASKFARM_NUM_JOBS", saved, 1);
-    else
-        unsetenv("TASKFARM_NUM_JOBS");
-    free(saved);
     if (rc != 0)
         fprintf(stderr, "taskfarm: cannot start the farm: %s\n",
                 tf_strerror(rc));

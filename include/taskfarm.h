@@ -360,11 +360,19 @@ typedef struct tf_options {
     int (*on_worker_start)(void *user, int worker);
     int (*on_worker_stop)(void *user, int worker);
     void *worker_user;
+    /* Jobs a worker holds at once: the batch it computes and those queued
+     * behind it. 0 = automatic: 2 when there are no more workers than
+     * CPUs (the next batch is there the moment one ends), else 1.
+     * 1 = a worker gets a job only once it has finished the last, so no
+     * job waits behind a long task while another worker is idle: for
+     * tasks of milliseconds to hours (the taskfarm command). Larger values
+     * are capped at the automatic depth; negative: TF_EINVAL. */
+    int queue_depth;
 } tf_options;
 
 #define TF_OPTIONS_INIT                                                     \
     {TF_BACKEND_AUTO, 0, 0, TF_ORDER_INDEX, 0, 0.0, 0, 0, NULL, NULL, 0.0, \
-     NULL, NULL, NULL, NULL, 0, 0.0, 0, 0.0, NULL, NULL, NULL}
+     NULL, NULL, NULL, NULL, 0, 0.0, 0, 0.0, NULL, NULL, NULL, 0}
 
 /* "serial", "threads", "procs", "mpi" (and "auto"); never NULL. */
 TF_API const char *tf_backend_name(tf_backend backend);

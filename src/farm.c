@@ -156,7 +156,7 @@ static int check_options(const tf_options *o)
     if (!(o->progress_interval >= 0) || isinf(o->progress_interval))
         return TF_EINVAL;
     if (isnan(o->journal_sync_interval) || isnan(o->grace_seconds) ||
-        o->journal_sync_every < 0 ||
+        o->journal_sync_every < 0 || o->queue_depth < 0 ||
         (o->journal_key == NULL && o->journal_key_len > 0))
         return TF_EINVAL;
     return 0;

@@ -16,7 +16,8 @@
  *     second job hides the hand-over (a worker finds its next job ready);
  *     with more workers than CPUs there is no hand-over to hide, and a
  *     job queued behind a time-sliced worker would only unbalance the
- *     end, so depth is then 1.
+ *     end, so depth is then 1. The caller may lower it (queue_depth 1:
+ *     tasks so long that a queued job would wait while a worker idles).
  *   - Back-pressure, one rule in bytes for every order, backend, journal
  *     and resumed run: while the results waiting for delivery hold
  *     `limit` bytes, only the range that delivery waits for may go out.
@@ -565,6 +566,8 @@ static int setup(const tf__transport *t, void **state, tf__run *r,
     memset(L, 0, sizeof(*L));
     L->t = t;
     L->depth = r->n_workers > r->cpus ? 1 : t->depth;
+    if (r->opts->queue_depth > 0 && r->opts->queue_depth < L->depth)
+        L->depth = r->opts->queue_depth;
     L->grace_end = -1;
     size_t limit = ((size_t)2 * (size_t)r->n_workers + 4) << 20;
     L->limit = limit < HELD_MAX ? limit : HELD_MAX;

@@ -627,6 +627,63 @@ static void test_retry_returned_error(void **state)
     free(f.c.seen);
 }
 
+/* ---- how many jobs a worker holds -------------------------------------- */
+
+#define DEPTH_TASKS 8
+
+/* Task 0 is long; the others are instant. Each result is its worker. */
+static int worker_task(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    if (i == 0) {
+        struct timespec ts = {0, 600 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    int w = tf_out_worker(out);
+    return tf_out_append(out, &w, sizeof w);
+}
+
+static int note_worker(void *user, size_t i, const void *data, size_t len)
+{
+    int *ran_on = user;
+    assert_int_equal(len, sizeof(int));
+    memcpy(&ran_on[i], data, sizeof(int));
+    return 0;
+}
+
+/* How many tasks ran on task 0's worker, behind it, with two workers on
+ * two CPUs (TASKFARM_NUM_JOBS=2 whatever this machine has). */
+static int queued_behind_long_task(int queue_depth)
+{
+    tf_options o = opts_for(backend_under_test, 2, 1, TF_ORDER_INDEX);
+    o.queue_depth = queue_depth;
+    int ran_on[DEPTH_TASKS];
+    setenv("TASKFARM_NUM_JOBS", "2", 1);
+    int rc = tf_map(&o, DEPTH_TASKS, worker_task, note_worker, NULL, ran_on,
+                    NULL);
+    unsetenv("TASKFARM_NUM_JOBS");
+    assert_int_equal(rc, 0);
+    int behind = 0;
+    for (int i = 1; i < DEPTH_TASKS; i++)
+        behind += ran_on[i] == ran_on[0];
+    return behind;
+}
+
+/* queue_depth 1: no job waits behind a long task while the other worker
+ * is free (the taskfarm command's case); the default queues one there. */
+static void test_queue_depth_one(void **state)
+{
+    (void)state;
+    if (backend_under_test == TF_BACKEND_SERIAL)
+        skip(); /* one worker: every task is behind every other */
+    assert_int_equal(queued_behind_long_task(1), 0);
+    assert_true(queued_behind_long_task(0) >= 1);
+    tf_options o = opts_for(backend_under_test, 2, 0, TF_ORDER_INDEX);
+    o.queue_depth = -1;
+    tf_farm *farm = NULL;
+    assert_int_equal(tf_farm_create(&farm, &o), TF_EINVAL);
+}
+
 /* libtaskfarm has no MPI backend, and its error says what to link. */
 static void test_mpi_not_built_names_the_library(void **state)
 {
@@ -674,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_kill_options_need_processes),
         cmocka_unit_test(test_progress_format),
         cmocka_unit_test(test_retry_returned_error),
+        cmocka_unit_test(test_queue_depth_one),
         cmocka_unit_test(test_mpi_not_built_names_the_library),
         cmocka_unit_test(test_version),
     };
