@@ -41,7 +41,7 @@ install:
 test-sanitize:
 	@$(CONFIGURE) -B $(BUILD)-asan -DTF_SANITIZE=address,undefined >/dev/null
 	@$(CMAKE) --build $(BUILD)-asan -j$(JOBS)
-	@cd $(BUILD)-asan && $(CTEST) --output-on-failure -L 'unit|cli'
+	@cd $(BUILD)-asan && $(CTEST) --output-on-failure -L 'unit|cli|sanitize'
 	@$(CONFIGURE) -B $(BUILD)-tsan -DTF_SANITIZE=thread >/dev/null
 	@$(CMAKE) --build $(BUILD)-tsan -j$(JOBS)
 	@cd $(BUILD)-tsan && $(CTEST) --output-on-failure -L threads
