@@ -38,6 +38,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "taskfarm.h"
@@ -400,10 +401,12 @@ static int Farm_init(FarmObject *self, PyObject *args, PyObject *kw)
     int rc = tf_farm_create(&self->farm, &o);
     if (rc != 0) {
         self->farm = NULL;
-        PyErr_Format(PyExc_ValueError,
-                     "taskfarm: cannot make the pool (n_jobs=%d, timeout=%g, "
-                     "retries=%d): %s", n_jobs, timeout, retries,
-                     tf_strerror(rc));
+        /* PyErr_Format knows no %g: the message is made by snprintf. */
+        char msg[256];
+        snprintf(msg, sizeof msg, "taskfarm: cannot make the pool (n_jobs=%d, "
+                 "timeout=%g, retries=%d): %s", n_jobs, timeout, retries,
+                 tf_strerror(rc));
+        PyErr_SetString(PyExc_ValueError, msg);
         return -1;
     }
     return 0;

@@ -487,3 +487,12 @@ def test_bad_arguments_are_refused():
         Parallel(n_jobs=0)
     with pytest.raises(ValueError):
         Pool(0)
+
+
+def test_a_bad_n_jobs_gets_a_readable_message():
+    for n_jobs in (-100, 10 ** 6):
+        with pytest.raises(ValueError) as e:
+            taskfarm.map(square, range(3), n_jobs)
+        text = str(e.value)
+        assert "n_jobs=%d" % n_jobs in text and "timeout=0," in text, text
+        assert "%" not in text, text
