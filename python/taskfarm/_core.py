@@ -399,9 +399,28 @@ class _Run:
             stop = True
         return stop
 
+    def _unpickling_failed(self, lo, e):
+        """The chunk's results pickled in the worker but do not unpickle
+        here: each of its items gets a PicklingError naming the chunk."""
+        n = min(self.k, len(self.items) - lo)
+        first, last = self.index_of(lo), self.index_of(lo + n - 1)
+        what = ("the result of task %d" % first if n == 1 else
+                "the results of tasks %d..%d (one chunk)" % (first, last))
+        failures = {}
+        for p in range(lo, lo + n):
+            exc = PicklingError("taskfarm: %s cannot be unpickled here: "
+                                "%s: %s" % (what, type(e).__name__, e),
+                                self.index_of(p))
+            exc.__cause__ = e
+            failures[p] = exc
+        return self._deliver(lo, list(failures.values()), failures)
+
     def on_result(self, c, data):
-        values, errors = pickle.loads(data)
         lo = c * self.k
+        try:
+            values, errors = pickle.loads(data)
+        except Exception as e:
+            return self._unpickling_failed(lo, e)
         failures = None
         if errors:
             failures = {lo + j: _exception_for(self.index_of(lo + j), p)

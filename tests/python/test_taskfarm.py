@@ -496,3 +496,34 @@ def test_a_bad_n_jobs_gets_a_readable_message():
         text = str(e.value)
         assert "n_jobs=%d" % n_jobs in text and "timeout=0," in text, text
         assert "%" not in text, text
+
+
+CALLER = os.getpid()
+
+
+def _refuse_in_the_caller():
+    if os.getpid() == CALLER:
+        raise ValueError("not here")
+    return NotInTheCaller()
+
+
+class NotInTheCaller:
+    """Pickles in a worker; its unpickling fails in the caller."""
+
+    def __reduce__(self):
+        return (_refuse_in_the_caller, ())
+
+
+def not_in_the_caller_at_3(x):
+    return NotInTheCaller() if x == 3 else x
+
+
+def test_a_result_that_cannot_be_unpickled_names_its_index():
+    got = taskfarm.map(not_in_the_caller_at_3, range(6), 2, chunksize=1,
+                       errors="collect")
+    assert [got[i] for i in (0, 1, 2, 4, 5)] == [0, 1, 2, 4, 5]
+    assert isinstance(got[3], taskfarm.PicklingError), got[3]
+    assert got[3].index == 3 and "task 3" in str(got[3])
+    assert "not here" in str(got[3])
+    with pytest.raises(taskfarm.PicklingError, match="task 3"):
+        taskfarm.map(not_in_the_caller_at_3, range(6), 2)
