@@ -23,6 +23,7 @@ import itertools
 import operator
 import os
 import pickle
+import signal
 import sys
 import threading
 import time
@@ -562,9 +563,31 @@ def _travelling(farm, fn, mode, items):
     return farm.by_fork(fn), mode, items
 
 
-def run_iter(farm, fn, mode, iterable, *, ordered=True, journal=None,
-             key=None, progress=False, errors="raise", chunksize=None,
-             stop_first=False):
+def _terminated(signo, frame):
+    raise Terminated("taskfarm: the run was stopped by signal %d (%s); the "
+                     "workers are gone" % (signo, signal.strsignal(signo)))
+
+
+def run_iter(*args, **kw):
+    """_run_iter, with SIGTERM raising Terminated while the caller's loop
+    runs too: between two engine runs (which catch it themselves) the
+    default action would kill the interpreter, skipping its finally
+    blocks. Only a default SIGTERM of the main thread is replaced, and it
+    comes back when the generator ends or is dropped."""
+    own = (threading.current_thread() is threading.main_thread()
+           and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)
+    if own:
+        signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield from _run_iter(*args, **kw)
+    finally:
+        if own and signal.getsignal(signal.SIGTERM) is _terminated:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run_iter(farm, fn, mode, iterable, *, ordered=True, journal=None,
+              key=None, progress=False, errors="raise", chunksize=None,
+              stop_first=False):
     """Yields results segment by segment, pulling the items lazily."""
     if errors not in ("raise", "collect"):
         raise ValueError("errors must be 'raise' or 'collect'")

@@ -527,3 +527,22 @@ def test_a_result_that_cannot_be_unpickled_names_its_index():
     assert "not here" in str(got[3])
     with pytest.raises(taskfarm.PicklingError, match="task 3"):
         taskfarm.map(not_in_the_caller_at_3, range(6), 2)
+
+
+IMAP_SIGTERM_CHILD = """
+import os, signal, taskfarm
+got = 0
+try:
+    for r in taskfarm.imap(abs, range(100000), 2):
+        got += 1
+        if got == 50:  # in the caller's loop, between two engine runs
+            os.kill(os.getpid(), signal.SIGTERM)
+except taskfarm.Terminated:
+    print("Terminated", got, signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)
+"""
+
+
+def test_sigterm_in_the_loop_over_imap_raises_terminated():
+    r = run_child(IMAP_SIGTERM_CHILD)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    assert r.stdout.split() == ["Terminated", "50", "True"]
