@@ -274,6 +274,9 @@ class Farm:
         self.started = False
         self.cpus = _c.cpus()[0]
         self._by_id = {}
+        # Calls from other threads take turns, as on multiprocessing's
+        # Pool; a call from a callback (this thread) is refused in C.
+        self._turn = threading.RLock()
 
     def by_fork(self, fn):
         """fn itself if it pickles; else, before the workers are forked, a
@@ -323,8 +326,9 @@ class Farm:
         if not self.started:
             _warn_threads(5)
             self.started = True
-        return self._c.run(n, get_input, on_result, on_error, ordered,
-                           journal, key, progress)
+        with self._turn:
+            return self._c.run(n, get_input, on_result, on_error, ordered,
+                               journal, key, progress)
 
 
 def _pickle_chunk(fn, mode, items, retries, first):

@@ -546,3 +546,24 @@ def test_sigterm_in_the_loop_over_imap_raises_terminated():
     r = run_child(IMAP_SIGTERM_CHILD)
     assert r.returncode == 0, (r.returncode, r.stderr)
     assert r.stdout.split() == ["Terminated", "50", "True"]
+
+
+def test_one_pool_shared_by_two_threads_serves_both():
+    got, errors = {}, []
+
+    def use(k):
+        try:
+            got[k] = p.map(sleepy, [0.01 * k] * 40)
+        except Exception as e:
+            errors.append(e)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with Pool(2) as p:
+            p.map(square, [1])
+            threads = [threading.Thread(target=use, args=(k,)) for k in (1, 2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    assert errors == []
+    assert got == {1: [0.01] * 40, 2: [0.02] * 40}
