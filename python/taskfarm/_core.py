@@ -524,16 +524,16 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
     name_of = fn
     fn, mode, items = _travelling(farm, fn, mode, items)
     results = [None] * n if ordered else []
-    failed = []
+    failed = []  # (the task's index, its place in results)
 
     def on_values(lo, values, failures):
         if ordered:
             results[lo:lo + len(values)] = values
             if failures:
-                failed.extend(failures)
+                failed.extend((p, p) for p in failures)
         else:
             if failures:
-                failed.extend(len(results) + p - lo for p in failures)
+                failed.extend((p, len(results) + p - lo) for p in failures)
             results.extend(values)
         return False
 
@@ -543,7 +543,7 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
     if run.failed is not None:
         raise run.failed[1]
     if errors == "raise" and failed:
-        raise results[min(failed)]
+        raise results[min(failed)[1]]  # the lowest index, in either order
     return results
 
 

@@ -567,3 +567,19 @@ def test_one_pool_shared_by_two_threads_serves_both():
                 t.join()
     assert errors == []
     assert got == {1: [0.01] * 40, 2: [0.02] * 40}
+
+
+def slow_fail_at_1_fast_fail_at_5(x):
+    if x == 1:
+        time.sleep(0.5)
+        raise KeyError(1)
+    if x == 5:
+        raise KeyError(5)
+    return x
+
+
+def test_unordered_raise_gives_the_lowest_index_too():
+    with pytest.raises(KeyError) as info:
+        taskfarm.map(slow_fail_at_1_fast_fail_at_5, range(8), 2,
+                     ordered=False, chunksize=1)
+    assert info.value.task_index == 1
