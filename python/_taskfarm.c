@@ -262,7 +262,23 @@ static PyObject *raise_for_signal(int signo)
     return NULL;
 }
 
-static PyObject *finish_run(run_ctx *c, int rc, const tf_report *rep)
+/* A refused journal: which file, why, and for an I/O problem the system's
+ * word (the problem's text says "see the system error"). */
+static PyObject *raise_journal(const tf_report *rep, PyObject *jpath)
+{
+    const char *path = jpath != NULL ? PyBytes_AS_STRING(jpath) : "?";
+    const char *why = tf_journal_problem_text(rep->journal_problem);
+    if (rep->journal_problem == TF_JOURNAL_IO && rep->sys_errno != 0)
+        PyErr_Format(JournalError, "taskfarm: the journal %s cannot be used: "
+                     "%s: %s", path, why, strerror(rep->sys_errno));
+    else
+        PyErr_Format(JournalError, "taskfarm: the journal %s cannot be used: "
+                     "%s", path, why);
+    return NULL;
+}
+
+static PyObject *finish_run(run_ctx *c, int rc, const tf_report *rep,
+                            PyObject *jpath)
 {
     if (c->exc_type != NULL) {
         PyErr_Restore(c->exc_type, c->exc_value, c->exc_tb);
@@ -270,11 +286,8 @@ static PyObject *finish_run(run_ctx *c, int rc, const tf_report *rep)
     }
     if (rc == TF_EINTR)
         return raise_for_signal(rep->signal);
-    if (rc == TF_EJOURNAL) {
-        PyErr_Format(JournalError, "taskfarm: the journal cannot be used: %s",
-                     tf_journal_problem_text(rep->journal_problem));
-        return NULL;
-    }
+    if (rc == TF_EJOURNAL)
+        return raise_journal(rep, jpath);
     if (rc == TF_ENOMEM)
         return PyErr_NoMemory();
     if (rc == TF_ESYS) {
@@ -333,9 +346,10 @@ static PyObject *Farm_run(FarmObject *self, PyObject *args, PyObject *kw)
     PyEval_RestoreThread(c.ts);
     self->cur = NULL;
     self->running = 0;
+    PyObject *r = finish_run(&c, rc, &rep, jpath);
     Py_XDECREF(jpath);
     PyBuffer_Release(&key);
-    return finish_run(&c, rc, &rep);
+    return r;
 fail:
     Py_XDECREF(jpath);
     PyBuffer_Release(&key);

@@ -583,3 +583,10 @@ def test_unordered_raise_gives_the_lowest_index_too():
         taskfarm.map(slow_fail_at_1_fast_fail_at_5, range(8), 2,
                      ordered=False, chunksize=1)
     assert info.value.task_index == 1
+
+
+def test_a_journal_that_cannot_be_opened_says_why_and_where(tmp_path):
+    path = str(tmp_path / "no-such-dir" / "fib.journal")
+    with pytest.raises(taskfarm.JournalError) as e:
+        taskfarm.map(square, range(3), 2, journal=path)
+    assert path in str(e.value) and os.strerror(2) in str(e.value)
