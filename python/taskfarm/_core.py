@@ -472,6 +472,22 @@ class _Run:
             self.failed = (positions[sub.failed[0]], sub.failed[1])
 
 
+def _function_key(fn):
+    """What names the function in a journal's key: its pickle, which for
+    a module-level function is its qualified name, and for a partial or a
+    bound method holds their arguments or object too (two partials of one
+    function are different calls); the qualified name where it does not
+    pickle (a lambda, a local function)."""
+    if fn is None:
+        return b"delayed"
+    fn = _resolve(fn)
+    try:
+        return pickle.dumps(fn, PROTOCOL)
+    except Exception:
+        return (getattr(fn, "__module__", "?") + "." + getattr(
+            fn, "__qualname__", type(fn).__qualname__)).encode()
+
+
 def _journal_key(fn, mode, items, k, key):
     """The journal's key: the caller's, or the function's qualified name
     and a hash of the inputs' pickles (and the chunk size, which decides
@@ -482,9 +498,7 @@ def _journal_key(fn, mode, items, k, key):
     if key is not None:
         h.update(key if isinstance(key, bytes) else str(key).encode())
         return h.digest()
-    name = getattr(fn, "__module__", "?") + "." + getattr(
-        fn, "__qualname__", type(fn).__qualname__) if fn is not None else "delayed"
-    h.update(name.encode() + b"\0")
+    h.update(_function_key(fn) + b"\0")
     for c in range(0, len(items), k):
         h.update(pickle.dumps(items[c:c + k], PROTOCOL))
     return h.digest()
@@ -538,7 +552,9 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
         return False
 
     run = _Run(farm, fn, mode, items, k, lambda p: p, stop_first, on_values)
-    jkey = _journal_key(name_of, mode, items, k, key) if journal else b""
+    # Parallel's function is known after _travelling only: fn then.
+    jkey = (_journal_key(fn if name_of is None else name_of, mode, items, k,
+                         key) if journal else b"")
     run.run(journal=journal, key=jkey, progress=progress)
     if run.failed is not None:
         raise run.failed[1]

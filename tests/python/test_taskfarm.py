@@ -590,3 +590,28 @@ def test_a_journal_that_cannot_be_opened_says_why_and_where(tmp_path):
     with pytest.raises(taskfarm.JournalError) as e:
         taskfarm.map(square, range(3), 2, journal=path)
     assert path in str(e.value) and os.strerror(2) in str(e.value)
+
+
+def cube(x):
+    return x ** 3
+
+
+def test_parallel_journal_of_another_function_is_refused(tmp_path):
+    journal = str(tmp_path / "p.journal")
+    assert Parallel(2, journal=journal)(delayed(square)(i)
+                                        for i in range(5)) == [0, 1, 4, 9, 16]
+    before = open(journal, "rb").read()
+    with pytest.raises(taskfarm.JournalError):
+        Parallel(2, journal=journal)(delayed(cube)(i) for i in range(5))
+    assert open(journal, "rb").read() == before
+    assert Parallel(2, journal=journal)(delayed(square)(i)
+                                        for i in range(5)) == [0, 1, 4, 9, 16]
+
+
+def test_journal_of_another_partial_is_refused(tmp_path):
+    import functools
+    journal = str(tmp_path / "partial.journal")
+    assert taskfarm.map(functools.partial(pow, 2), range(4), 2,
+                        journal=journal) == [1, 2, 4, 8]
+    with pytest.raises(taskfarm.JournalError):
+        taskfarm.map(functools.partial(pow, 3), range(4), 2, journal=journal)
