@@ -617,7 +617,11 @@ def _run_iter(farm, fn, mode, iterable, *, ordered=True, journal=None,
                              "needs key= (the inputs are not known ahead)")
         key = _journal_key(fn, mode, list(iterable), 1, None)
     it = iter(iterable)
-    fixed = chunksize or (1 if journal is not None or farm.timeout else None)
+    # The engine times tasks, not items: with a timeout, one item a task
+    # whatever chunksize says (as run_list), or a chunk over its time would
+    # be one TaskTimeout for all its items.
+    fixed = 1 if farm.timeout else chunksize or (
+        1 if journal is not None else None)
     k = fixed or 1
     seg_chunks = 1024 if journal is not None else 16 * farm.workers
     base = 0

@@ -615,3 +615,18 @@ def test_journal_of_another_partial_is_refused(tmp_path):
                         journal=journal) == [1, 2, 4, 8]
     with pytest.raises(taskfarm.JournalError):
         taskfarm.map(functools.partial(pow, 3), range(4), 2, journal=journal)
+
+
+def sleeps_at_5(x):
+    if x == 5:
+        time.sleep(10)
+    return x
+
+
+def test_imap_with_a_timeout_and_a_chunksize_loses_no_item():
+    got = list(taskfarm.imap(sleeps_at_5, range(12), 2, timeout=1,
+                             chunksize=4, errors="collect"))
+    assert len(got) == 12
+    assert isinstance(got[5], taskfarm.TaskTimeout) and got[5].index == 5
+    assert [got[i] for i in range(12) if i != 5] == [
+        i for i in range(12) if i != 5]
