@@ -40,6 +40,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "taskfarm.h"
 
@@ -54,6 +55,9 @@ typedef struct {
     PyThreadState *fork_ts;  /* the state of the thread whose run forks */
     struct run_ctx *cur;     /* the run in progress, for its progress */
     int running;
+    /* The process that made the farm: a forked worker holds a copy of
+     * every farm object of its parent, whose workers are not its own. */
+    pid_t owner;
 } FarmObject;
 
 /* The worker side: the farm this process works for, and its thread state
@@ -373,7 +377,9 @@ static void close_farm(FarmObject *self)
 {
     tf_farm *farm = self->farm;
     self->farm = NULL;
-    if (farm != NULL) {
+    /* A copy in a worker (a Pool its task drops, or that the GC finds
+     * there) only forgets: destroying would kill the parent's workers. */
+    if (farm != NULL && self->owner == getpid()) {
         Py_BEGIN_ALLOW_THREADS
         tf_farm_destroy(farm);
         Py_END_ALLOW_THREADS
@@ -413,6 +419,7 @@ static int Farm_init(FarmObject *self, PyObject *args, PyObject *kw)
     o.progress_user = self;
     o.progress_interval = interval;
     int rc = tf_farm_create(&self->farm, &o);
+    self->owner = getpid();
     if (rc != 0) {
         self->farm = NULL;
         /* PyErr_Format knows no %g: the message is made by snprintf. */

@@ -630,3 +630,25 @@ def test_imap_with_a_timeout_and_a_chunksize_loses_no_item():
     assert isinstance(got[5], taskfarm.TaskTimeout) and got[5].index == 5
     assert [got[i] for i in range(12) if i != 5] == [
         i for i in range(12) if i != 5]
+
+
+def getpid(x):
+    return os.getpid()
+
+
+OTHER_POOL = None
+
+
+def terminate_the_other_pool(x):
+    OTHER_POOL.terminate()  # as its copy's __del__ would, in this worker
+    return x
+
+
+def test_a_pool_copied_into_a_worker_leaves_the_original_alone():
+    global OTHER_POOL
+    with Pool(2) as OTHER_POOL:
+        before = set(OTHER_POOL.map(getpid, range(20), chunksize=1))
+        assert taskfarm.map(terminate_the_other_pool, range(2), 2) == [0, 1]
+        after = set(OTHER_POOL.map(getpid, range(20), chunksize=1))
+    OTHER_POOL = None
+    assert after == before
