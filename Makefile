@@ -11,6 +11,7 @@ MAKEFLAGS += --no-print-directory
 CONFIGURE = $(CMAKE) -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_WERROR=$(WERROR)
 
 .PHONY: all deps demo test install test-sanitize fuzz bench bench-quick bench-python cuda clean
+.PHONY: bench-multinode
 
 all:
 	@$(CONFIGURE) -B $(BUILD) >/dev/null
@@ -81,6 +82,11 @@ bench-quick: all
 # tutorial's workload (bench/README.md#python). QUICK=1 for a short run.
 bench-python: all
 	@/usr/bin/python3 bench/py_taskfarm.py $(BUILD) $(if $(QUICK),--quick)
+
+# Two namespace nodes of 1 CPU against one node of 2 CPUs, MPI over TCP
+# (root: network namespaces; about 5 minutes). bench/README.md has figures.
+bench-multinode: all
+	@bash bench/multinode_bench.sh $(BUILD)
 
 # The GPU example as a binary to carry to a GPU machine that has the
 # driver and little else: GMP, zlib, the CUDA and C++ runtimes linked in,

@@ -15,6 +15,8 @@
 #   mn_missing       why this host cannot run it (prints, succeeds) or fails
 #   mn_up / mn_down  the whole cluster (CLUSTER_UP / CLUSTER_DOWN)
 #   mn_in I CMD...   CMD on node I: its namespaces and its cpuset (or mask)
+#   mn_enter I CMD...  CMD in node I's namespaces only, on the caller's CPUs
+#   mn_nodes_up      CLUSTER_UP without Slurm: the nodes alone (for mpirun)
 #   mn_kill_node I   node I lost: SIGKILL to everything on it, slurmd too
 #   mn_link_bytes I  the bytes node I's link has carried, both ways
 mn_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -137,9 +139,25 @@ mn_in() {
         if [ "$(mn_cpu_mode)" = cpuset ]; then
             echo "$BASHPID" >"$(mn_cgroup "$i")/cgroup.procs" || exit 1
         fi
-        exec "${pin[@]}" nsenter --net="/run/netns/$(mn_ns "$i")" \
-            --uts="$(mn_uts "$i")" -- "$@"
+        mn_enter_args "$i"
+        exec "${pin[@]}" "${mn_enter[@]}" "$@"
     )
+}
+
+# mn_enter_args I: sets mn_enter, the command that enters node I's
+# namespaces (network and UTS), CPUs left as they are.
+mn_enter_args() {
+    mn_enter=(nsenter --net="/run/netns/$(mn_ns "$1")" --uts="$(mn_uts "$1")" --)
+}
+
+# mn_enter I CMD...: CMD in node I's namespaces, on the caller's CPUs: a
+# node of all the machine's CPUs, e.g. to compare one node of 2 CPUs
+# with two nodes of one (bench/multinode_bench.sh).
+mn_enter() {
+    local i=$1
+    shift
+    mn_enter_args "$i"
+    "${mn_enter[@]}" "$@"
 }
 
 mn_conf() {
@@ -181,6 +199,13 @@ mn_up() {
         nodes+=("node$i")
     done
     wait_idle "${nodes[@]}"
+}
+
+# mn_nodes_up: CLUSTER_UP for a run without Slurm: the nodes, their links
+# and CPUs, no daemon; mpirun reaches them through ns-agent.sh.
+mn_nodes_up() {
+    export SLURM_CONF=/dev/null     # no cluster: no client may find one
+    mn_net_up
 }
 
 # mn_kill_node I: node I lost: SIGKILL to every process of it (those in
