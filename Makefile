@@ -84,7 +84,7 @@ bench-python: all
 	@/usr/bin/python3 bench/py_taskfarm.py $(BUILD) $(if $(QUICK),--quick)
 
 # Two namespace nodes of 1 CPU against one node of 2 CPUs, MPI over TCP
-# (root: network namespaces; about 5 minutes). bench/README.md has figures.
+# (root: network namespaces; 15 runs of a ~4 s workload). Figures: bench/README.md.
 bench-multinode: all
 	@bash bench/multinode_bench.sh $(BUILD)
 

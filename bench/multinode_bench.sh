@@ -53,14 +53,20 @@ run() {
     esac
     b0=$(mn_link_bytes 2)
     t0=$EPOCHREALTIME
-    out=$("${cmd[@]}" "$prog" --values "$values" --output "$J/$col.txt" 2>&1)
+    # shellcheck disable=SC2016 # expanded by each rank's bash
+    out=$("${cmd[@]}" bash -c '"$0" "$@"; rc=$?; times; exit $rc' \
+          "$prog" --values "$values" --output "$J/$col.txt" 2>&1)
     t1=$EPOCHREALTIME
     map=$(printf '%s\n' "$out" | sed -n 's/^[0-9]* values in \([0-9.]*\) s with mpi.*/\1/p')
     if [ -z "$map" ] || ! cmp -s "$J/$col.txt" "$J/ref.txt"; then
         printf 'multinode_bench: run %s failed or its values differ:\n%s\n' "$col" "$out" >&2
         exit 1
     fi
-    echo "$col $map $(awk "BEGIN { print $t1 - $t0 }") $(($(mn_link_bytes 2) - b0))" >>"$J/runs"
+    # bash's times on each rank: its own and its children's user and sys
+    # time ("0m1.234s 0m0.012s"); their sum is the ranks' CPU time.
+    cpu=$(printf '%s\n' "$out" | awk -F'[ms]' '/^[0-9]+m[0-9.]+s [0-9]+m[0-9.]+s$/ {
+        u += $1 * 60 + $2; s += $3 * 60 + $4 } END { print u + 0, s + 0 }')
+    echo "$col $map $(awk "BEGIN { print $t1 - $t0 }") $(($(mn_link_bytes 2) - b0)) $cpu" >>"$J/runs"
 }
 
 # The reference values, once, by the gmp algorithm (the runs use loop).
@@ -82,19 +88,21 @@ function median(a, n,   i, j, t) {
         t = a[j]; a[j] = a[j-1]; a[j-1] = t }
     return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
 }
-{ n[$1]++; m[$1, n[$1]] = $2; w[$1, n[$1]] = $3; b[$1, n[$1]] = $4 }
+{ n[$1]++; m[$1, n[$1]] = $2; w[$1, n[$1]] = $3; b[$1, n[$1]] = $4
+  u[$1, n[$1]] = $5; s[$1, n[$1]] = $6 }
 END {
     name["A"] = "A: 2 nodes x 1 CPU, TCP between them"
     name["B"] = "B: 1 node x 2 CPUs, TCP (same btl)"
     name["C"] = "C: 1 node x 2 CPUs, shared memory"
-    print "\n| column | map median (min-max), s | mpirun wall median (min-max), s | node2 link bytes/run |"
-    print "|---|---|---|---|"
+    print "\n| column | map median (min-max), s | mpirun wall median (min-max), s | ranks user + sys CPU, s (medians) | node2 link bytes/run |"
+    print "|---|---|---|---|---|"
     for (c = 1; c <= 3; c++) {
         k = substr("ABC", c, 1); nk = n[k]
-        for (i = 1; i <= nk; i++) { x[i] = m[k, i]; y[i] = w[k, i]; z[i] = b[k, i] }
+        for (i = 1; i <= nk; i++) {
+            x[i] = m[k, i]; y[i] = w[k, i]; z[i] = b[k, i]; cu[i] = u[k, i]; cs[i] = s[k, i] }
         mm[k] = median(x, nk); mw[k] = median(y, nk)
-        printf "| %s | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %d |\n", name[k],
-            mm[k], x[1], x[nk], mw[k], y[1], y[nk], median(z, nk)
+        printf "| %s | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %.2f + %.2f | %d |\n", name[k],
+            mm[k], x[1], x[nk], mw[k], y[1], y[nk], median(cu, nk), median(cs, nk), median(z, nk)
     }
     printf "\nA/B: %.3f (map), %.3f (wall); A/C: %.3f (map), %.3f (wall); target A/B <= 1.10\n",
         mm["A"] / mm["B"], mw["A"] / mw["B"], mm["A"] / mm["C"], mw["A"] / mw["C"]
