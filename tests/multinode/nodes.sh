@@ -140,14 +140,14 @@ mn_in() {
             echo "$BASHPID" >"$(mn_cgroup "$i")/cgroup.procs" || exit 1
         fi
         mn_enter_args "$i"
-        exec "${pin[@]}" "${mn_enter[@]}" "$@"
+        exec "${pin[@]}" "${mn_enter_cmd[@]}" "$@"
     )
 }
 
-# mn_enter_args I: sets mn_enter, the command that enters node I's
+# mn_enter_args I: sets mn_enter_cmd, the command that enters node I's
 # namespaces (network and UTS), CPUs left as they are.
 mn_enter_args() {
-    mn_enter=(nsenter --net="/run/netns/$(mn_ns "$1")" --uts="$(mn_uts "$1")" --)
+    mn_enter_cmd=(nsenter --net="/run/netns/$(mn_ns "$1")" --uts="$(mn_uts "$1")" --)
 }
 
 # mn_enter I CMD...: CMD in node I's namespaces, on the caller's CPUs: a
@@ -157,7 +157,7 @@ mn_enter() {
     local i=$1
     shift
     mn_enter_args "$i"
-    "${mn_enter[@]}" "$@"
+    "${mn_enter_cmd[@]}" "$@"
 }
 
 mn_conf() {
