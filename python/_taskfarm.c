@@ -38,6 +38,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -621,7 +622,54 @@ static PyObject *mod_resolve_jobs(PyObject *m, PyObject *args)
     return PyLong_FromLong(w);
 }
 
+/* call_each(call, items, values, marks, slot, mark): appends call(x) to
+ * values for items[len(values):], and before item j stores mark + j in
+ * the int64 marks[slot] (a mapping the workers share with the caller):
+ * if the worker dies, the caller knows the item. In C, the store costs
+ * nothing next to the call; a raised exception propagates, values then
+ * holds the items done before it. */
+static PyObject *mod_call_each(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *call, *items, *values, *marks;
+    Py_ssize_t slot;
+    long long mark;
+    if (!PyArg_ParseTuple(args, "OO!O!OnL", &call, &PyList_Type, &items,
+                          &PyList_Type, &values, &marks, &slot, &mark))
+        return NULL;
+    Py_buffer b;
+    if (PyObject_GetBuffer(marks, &b, PyBUF_WRITABLE) != 0)
+        return NULL;
+    if (slot < 0 || (size_t)(slot + 1) * sizeof(int64_t) > (size_t)b.len) {
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_IndexError, "call_each: slot out of range");
+        return NULL;
+    }
+    volatile int64_t *at = (int64_t *)b.buf + slot;
+    PyObject *rc = Py_None;
+    for (Py_ssize_t j = PyList_GET_SIZE(values); j < PyList_GET_SIZE(items);
+         j++) {
+        *at = (int64_t)(mark + j);
+        PyObject *x = PyList_GET_ITEM(items, j);
+        Py_INCREF(x); /* the call may change the list */
+        PyObject *r = PyObject_CallOneArg(call, x);
+        Py_DECREF(x);
+        if (r == NULL || PyList_Append(values, r) != 0) {
+            Py_XDECREF(r);
+            rc = NULL;
+            break;
+        }
+        Py_DECREF(r);
+    }
+    PyBuffer_Release(&b);
+    Py_XINCREF(rc);
+    return rc;
+}
+
 static PyMethodDef mod_methods[] = {
+    {"call_each", mod_call_each, METH_VARARGS,
+     "call_each(call, items, values, marks, slot, mark): values += "
+     "[call(x) ...], noting each item's place in marks[slot]"},
     {"delayed", mod_delayed, METH_O,
      "delayed(f)(*args, **kwargs) -> (f, args, kwargs), as joblib's"},
     {"cpus", mod_cpus, METH_NOARGS,

@@ -1,15 +1,22 @@
 """taskfarm._core - map and imap on libtaskfarm's process workers.
 
 How a call travels. The items are cut into chunks; one chunk is one engine
-task, whose input is pickle((function, mode, items, retries)) (protocol 5)
+task, whose input is pickle((function, mode, items, retries, mark))
+(protocol 5)
 and whose result is pickle((values, failures)), failures None unless an
 item raised (then {position: the exception, its type, text and traceback}).
 So any
 function and data reach the same forked workers, call after call, and the
-per-task cost of the C engine is paid per chunk. A chunk whose worker died
-is run again one item per task, so that the death is blamed on the item
-that caused it and the others are delivered; with a timeout every item is
-a task of its own (the engine times tasks, not items).
+per-task cost of the C engine is paid per chunk. A worker notes which item
+of its chunk it is on in the farm's marks, a small shared anonymous mmap
+made before the fork (one store per item); when it dies the death is
+blamed on that item (WorkerDied) and the chunk's other items are run
+again, one per task: those before it had finished, but their results died
+with the worker, so they may run twice; those after it had not started.
+Where the mark is not there (the worker died after its items, or the mark
+was lost), the whole chunk is run again one item per task, and a death
+there is blamed on its item. With a timeout every item is a task of its
+own (the engine times tasks, not items).
 
 map() does one engine run over all the chunks. imap() does one run per
 segment of chunks, pulled lazily from the iterable, and yields between
@@ -18,8 +25,10 @@ has 16 chunks per worker, whose size adapts to the items' cost (about
 20 ms of work each, at most 1024 items) unless chunksize= fixes it.
 """
 import gc
+import functools
 import hashlib
 import itertools
+import mmap
 import operator
 import os
 import pickle
@@ -40,6 +49,10 @@ PROTOCOL = 5
 _FAIL_ERROR, _FAIL_SIGNAL, _FAIL_EXIT, _FAIL_TIMEOUT, _FAIL_LOST = 1, 2, 3, 4, 5
 _MODE_CALL, _MODE_STAR, _MODE_DELAYED = 0, 1, 2
 _MAX_CHUNK = 1024
+# The marks: chunk c of a run writes slot c % _MARK_SLOTS, as the run's
+# number (23 bits), the chunk's (24) and the item's (16, _MAX_CHUNK fits);
+# a run's chunks in flight are a few per worker, so they do not share one.
+_MARK_SLOTS = 1 << 14
 _FIRST, _SECOND, _THIRD = (operator.itemgetter(0), operator.itemgetter(1),
                            operator.itemgetter(2))
 _TARGET_CHUNK_SECONDS = 0.02
@@ -48,7 +61,9 @@ _TARGET_CHUNK_SECONDS = 0.02
 class WorkerDied(Exception):
     """The worker process running task `index` died: of `signal` (a
     segfault, the OOM killer, SIGKILL), or by exiting with `exitcode`
-    (os._exit). The other tasks were delivered."""
+    (os._exit). The other tasks were delivered; those of its chunk
+    (map's chunksize) that had finished before it were run again, as their
+    results died with the worker, so they may have run twice."""
 
     def __init__(self, index, signal=None, exitcode=None):
         super().__init__(index, signal, exitcode)
@@ -142,16 +157,17 @@ def _caller(fn, mode):
     return _delayed_call
 
 
-def _compute(call, items, retries):
+def _compute(call, items, retries, marks, slot, mark):
     """(values, errors): values[j] for item j (None where it failed) and
     errors {j: packed exception}, or None when nothing failed. The loop
-    is a plain loop until an item raises: most chunks never do."""
+    is call_each's, in C, until an item raises: most chunks never do.
+    Before item j, marks[slot] = mark + j: if the worker dies, the caller
+    knows the item; mark + n once all are done."""
+    items = items if type(items) is list else list(items)
     values, errors, n = [], None, len(items)
-    add = values.append
     while len(values) < n:
         try:
-            for x in items[len(values):] if values else items:
-                add(call(x))
+            _c.call_each(call, items, values, marks, slot, mark)
         except BaseException as e:
             j = len(values)
             for _ in range(retries):
@@ -164,6 +180,7 @@ def _compute(call, items, retries):
                 values.append(None)
                 errors = errors or {}
                 errors[j] = _pack_exception(e)
+    marks[slot] = mark + n
     return values, errors
 
 
@@ -177,12 +194,13 @@ def _flush():
             pass
 
 
-def _work(data):
+def _work(marks, data):
     """The farm's worker: a chunk's input bytes in, its result bytes out."""
     if len(data) == 0:
         return b""  # a slot past the end of an iterator
-    fn, mode, items, retries = pickle.loads(data)
-    values, errors = _compute(_caller(_resolve(fn), mode), items, retries)
+    fn, mode, items, retries, (slot, mark) = pickle.loads(data)
+    values, errors = _compute(_caller(_resolve(fn), mode), items, retries,
+                              marks, slot, mark)
     _flush()
     try:
         return pickle.dumps((values, errors), PROTOCOL)
@@ -269,7 +287,12 @@ class Farm:
         self.retries = int(retries)
         if grace is None:
             grace = -1.0  # stop at once; the journal asks for 3 s
-        self._c = _c.Farm(_work, int(n_jobs), self.timeout, self.retries,
+        # Made before the fork, so the workers share it (MAP_SHARED).
+        self._marks_map = mmap.mmap(-1, 8 * _MARK_SLOTS)
+        self.marks = memoryview(self._marks_map).cast("q")
+        self._runs = 0
+        self._c = _c.Farm(functools.partial(_work, self.marks), int(n_jobs),
+                          self.timeout, self.retries,
                           float(grace), _worker_init(initializer, initargs))
         self.started = False
         self.cpus = _c.cpus()[0]
@@ -311,6 +334,11 @@ class Farm:
             out.append((g[1], a, k))
         return out
 
+    def new_run(self):
+        """The next run's number, for its marks."""
+        self._runs = (self._runs + 1) & 0x7FFFFF
+        return self._runs
+
     @property
     def workers(self):
         return self._c.workers
@@ -331,9 +359,14 @@ class Farm:
                                journal, key, progress)
 
 
-def _pickle_chunk(fn, mode, items, retries, first):
+def _mark_of(run, c):
+    """Chunk c's slot in the marks, and its mark for item 0."""
+    return c % _MARK_SLOTS, (run << 40) | ((c & 0xFFFFFF) << 16)
+
+
+def _pickle_chunk(fn, mode, items, retries, first, mark):
     try:
-        return pickle.dumps((fn, mode, items, retries), PROTOCOL)
+        return pickle.dumps((fn, mode, items, retries, mark), PROTOCOL)
     except Exception:
         pass
     try:
@@ -377,8 +410,9 @@ class _Run:
     """One engine run over chunks of known items. Each chunk's outcome goes
     to on_values(position, values, failures), failures {position: exception}
     or None (a true return stops the run); the chunks whose worker died are
-    run again item by item. index_of(position) is the caller's index of an
-    item, for errors."""
+    blamed on the item their mark names, and their other items run again
+    one per task (all of them where there is no mark). index_of(position)
+    is the caller's index of an item, for errors."""
 
     def __init__(self, farm, fn, mode, items, k, index_of, stop_first,
                  on_values):
@@ -389,12 +423,14 @@ class _Run:
         self.stop_first = stop_first
         self.on_values = on_values
         self.failed = None      # (position, exception) that stopped the run
-        self.redo = []          # chunks whose worker died
+        self.redo = []          # positions of items to run again
+        self.number = farm.new_run()
 
     def get_input(self, c):
         lo = c * self.k
         return _pickle_chunk(self.fn, self.mode, self.items[lo:lo + self.k],
-                             self.farm.retries, self.index_of(lo))
+                             self.farm.retries, self.index_of(lo),
+                             _mark_of(self.number, c))
 
     def _deliver(self, lo, values, failures):
         stop = bool(self.on_values(lo, values, failures))
@@ -434,11 +470,23 @@ class _Run:
                 values[pos - lo] = exc
         return self._deliver(lo, values, failures)
 
+    def _died_at(self, c, n):
+        """The item of chunk c (n items) its dead worker was on, or None
+        where its mark is not there."""
+        slot, mark = _mark_of(self.number, c)
+        j = self.farm.marks[slot] - mark
+        return j if 0 <= j < n else None
+
     def on_error(self, c, kind, code, attempts, message):
         lo = c * self.k
-        if min(self.k, len(self.items) - lo) > 1 and kind != _FAIL_TIMEOUT:
-            self.redo.append(c)
-            return False
+        n = min(self.k, len(self.items) - lo)
+        if n > 1 and kind != _FAIL_TIMEOUT:
+            j = self._died_at(c, n)
+            self.redo.extend(p for p in range(lo, lo + n)
+                             if j is None or p != lo + j)
+            if j is None:
+                return False
+            lo += j
         exc = _failure(self.index_of(lo), kind, code, self.farm.timeout,
                        message)
         return self._deliver(lo, [exc], {lo: exc})
@@ -454,10 +502,8 @@ class _Run:
 
     def _run_again(self):
         """The items of the chunks whose worker died, one task each, so
-        that the death is blamed on the item that caused it."""
-        n = len(self.items)
-        positions = [p for c in sorted(self.redo)
-                     for p in range(c * self.k, min(n, (c + 1) * self.k))]
+        that a death is blamed on the item that caused it."""
+        positions = sorted(self.redo)
 
         def on_values(i, values, failures):
             p = positions[i]

@@ -164,6 +164,33 @@ def test_a_crash_in_a_chunk_is_blamed_on_its_item_only():
                if not isinstance(r, Exception))
 
 
+def killed_once(arg):
+    """Notes each run of item x in a file of its own; item 4 SIGKILLs its
+    worker on its first run only (an OOM kill, an external kill -9)."""
+    d, x = arg
+    with open(os.path.join(d, "ran.%d" % x), "a") as f:
+        f.write("x\n")
+    if x == 4 and not os.path.exists(os.path.join(d, "killed")):
+        open(os.path.join(d, "killed"), "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * 10
+
+
+def test_a_worker_killed_once_mid_chunk_raises_for_that_item(tmp_path):
+    d = str(tmp_path)
+    got = taskfarm.map(killed_once, [(d, x) for x in range(10)], 2,
+                       chunksize=10, errors="collect")
+    assert isinstance(got[4], taskfarm.WorkerDied)
+    assert (got[4].index, got[4].signal) == (4, signal.SIGKILL)
+    assert [r for i, r in enumerate(got) if i != 4] == [
+        x * 10 for x in range(10) if x != 4]
+    runs = [len(open(os.path.join(d, "ran.%d" % x)).readlines())
+            for x in range(10)]
+    assert runs[4] == 1          # not run again: it was reported
+    assert runs[5:] == [1] * 5   # after it: never started, run once
+    assert all(1 <= r <= 2 for r in runs[:4])  # before it: maybe twice
+
+
 def test_pool_survives_a_dead_worker():
     with Pool(2) as p:
         with pytest.raises(taskfarm.WorkerDied):
