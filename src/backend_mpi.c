@@ -17,12 +17,16 @@
  *     often and rank 0 stays a coordinator.
  *   - Each worker rank holds two jobs: one it computes and one waiting in
  *     its inbox, so it never waits for rank 0 to answer; results go back
- *     with non-blocking sends from two buffers in turn. A job is one
- *     message: its header, then its inputs' slots and bytes when it has
- *     them, sent without blocking from two buffers per rank in turn (a
- *     large one is only taken when the rank has finished its current job,
- *     and rank 0 must not wait for that). The rank reads the inputs in
- *     place, from the message.
+ *     with non-blocking sends from two buffers in turn. A result is one
+ *     message (bytes, slots, header: wire.h), sent from the batch where
+ *     it lies through a derived datatype, and received by rank 0 into the
+ *     data buffer of the batch it becomes: each message costs rank 0 a
+ *     probe and a receive, the most of its time per batch over TCP. A
+ *     job is one message too: its header, then its inputs' slots and
+ *     bytes when it has them, sent without blocking from two buffers per
+ *     rank in turn (a large one is only taken when the rank has finished
+ *     its current job, and rank 0 must not wait for that). The rank reads
+ *     the inputs in place, from the message.
  *   - Worker hooks: every rank runs the start hook at the farm's first
  *     run, with its rank; if any rank's fails, every rank returns
  *     TF_EWORKER from that run (an all-reduce decides). The stop hook runs
@@ -30,9 +34,10 @@
  *   - Rank 0 never blocks in a receive while it waits: it probes, computes
  *     its own task or sleeps briefly, and returns to the core at least
  *     every wait time-out, so that a signal is seen within about 50 ms.
- *   - Every incoming header is checked against the job that rank was sent
- *     before anything is allocated; a malformed message is received in
- *     full and thrown away, and that rank is given no more work.
+ *   - Every incoming result is received in full (MPI cannot take part of
+ *     a message), then its header is checked against the job that rank
+ *     was sent, its size against the header, its slots against both; a
+ *     malformed one is thrown away, and that rank is given no more work.
  *   - The end: rank 0 sends every worker STOP, then broadcasts the run's
  *     outcome (return code and report), so that every rank returns the
  *     same. A stopped run (first failure, cancel, signal) drains what is
@@ -52,9 +57,7 @@
 #include <time.h>
 
 #define TAG_JOB 1
-#define TAG_HEADER 2
-#define TAG_SLOTS 3
-#define TAG_DATA 4
+#define TAG_RESULT 2
 #define IDLE_SLEEP_NS 50000   /* between two probes with nothing to do */
 
 /* Rank 0's state for one other rank: its last two job messages, which
@@ -268,72 +271,64 @@ static int mpi_send(void *state, int w, const tf__job *job, tf__run *r)
     return send_job(m, to, job, r);
 }
 
-/* Receives the next message from `from` with `tag` and throws it away,
- * whatever its size (without memory for it, as a truncated receive). */
-static void discard(mpi_state *m, int from, int tag)
+/* Receives a probed message and throws it away, whatever its size. */
+static void discard(MPI_Message *msg, int count)
 {
-    MPI_Message msg;
-    MPI_Status st;
-    int count = 0;
-    MPI_Mprobe(from, tag, m->comm, &msg, &st);
-    MPI_Get_count(&st, MPI_BYTE, &count);
     void *buf = count > 0 ? malloc((size_t)count) : NULL;
-    MPI_Mrecv(buf, buf != NULL ? count : 0, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+    MPI_Mrecv(buf, buf != NULL ? count : 0, MPI_BYTE, msg, MPI_STATUS_IGNORE);
     free(buf);
 }
 
-static int recv_exact(mpi_state *m, void *buf, size_t len, int from, int tag)
+/* A result message, received into a batch's own data buffer: its bytes
+ * come first, where the batch wants them, then the slots (copied out),
+ * then the header. 0, -1 (malformed, dropped) or TF_ENOMEM (dropped). */
+static int recv_result(MPI_Message *msg, int count, const tf__job *job,
+                       tf__run *r, tf__batch **out)
 {
-    if (len > INT_MAX)
+    tf__wire_result h;
+    if (job == NULL || count < (int)sizeof h) {
+        discard(msg, count);
         return -1;
-    return MPI_Recv(buf, (int)len, MPI_BYTE, from, tag, m->comm,
-                    MPI_STATUS_IGNORE) == MPI_SUCCESS ? 0 : -1;
-}
-
-/* The slots and bytes that follow a header that passed its checks.
- * 0, -1 (malformed: all received and dropped), TF_ENOMEM (dropped too). */
-static int recv_body(mpi_state *m, const tf__wire_result *h, int from,
-                     tf__run *r, tf__batch **out)
-{
+    }
     tf__batch *b = tf__batch_take(&r->spare);
-    if (b == NULL || tf__batch_reset(b, h->start, h->count) != 0 ||
-        tf__batch_reserve(b, h->len) != 0) {
+    if (b == NULL || tf__batch_reserve(b, (size_t)count) != 0) {
         tf__batch_free(b);
-        discard(m, from, TAG_SLOTS);
-        discard(m, from, TAG_DATA);
+        discard(msg, count);
         return TF_ENOMEM;
     }
-    const tf__job *job = tf__run_head(r, from - 1);
-    int bad = recv_exact(m, b->slots, h->count * sizeof(tf__slot), from,
-                         TAG_SLOTS) != 0;
-    if (bad)
-        discard(m, from, TAG_DATA);
-    else
-        bad = recv_exact(m, b->data, h->len, from, TAG_DATA) != 0 ||
-              tf__wire_check_slots(h, b->slots, job, r->end_at_failure) != 0;
-    if (bad) {
+    if (MPI_Mrecv(b->data, count, MPI_BYTE, msg, MPI_STATUS_IGNORE) !=
+        MPI_SUCCESS) {
         tf__batch_give(&r->spare, b);
         return -1;
     }
-    b->len = h->len;
-    b->seconds = h->seconds;
+    memcpy(&h, b->data + count - sizeof h, sizeof h);
+    if (tf__wire_check_header(&h, job) != 0 ||
+        tf__wire_result_size(&h) != (uint64_t)count) {
+        tf__batch_give(&r->spare, b);
+        return -1;
+    }
+    if (tf__batch_reset(b, h.start, h.count) != 0) {
+        tf__batch_give(&r->spare, b);
+        return TF_ENOMEM;
+    }
+    memcpy(b->slots, b->data + h.len, h.count * sizeof(tf__slot));
+    if (tf__wire_check_slots(&h, b->slots, job, r->end_at_failure) != 0) {
+        tf__batch_give(&r->spare, b);
+        return -1;
+    }
+    b->len = h.len;
+    b->seconds = h.seconds;
     *out = b;
     return 0;
 }
 
-static void receive(mpi_state *m, int from, tf__run *r, tf__event *ev)
+static void receive(MPI_Message *msg, const MPI_Status *st, tf__run *r,
+                    tf__event *ev)
 {
-    int w = from - 1;
-    tf__wire_result h;
-    int rc = -1;
+    int w = st->MPI_SOURCE - 1, count = 0;
     tf__batch *b = NULL;
-    if (recv_exact(m, &h, sizeof h, from, TAG_HEADER) == 0 &&
-        tf__wire_check_header(&h, tf__run_head(r, w)) == 0) {
-        rc = recv_body(m, &h, from, r, &b);
-    } else {
-        discard(m, from, TAG_SLOTS);
-        discard(m, from, TAG_DATA);
-    }
+    MPI_Get_count(st, MPI_BYTE, &count);
+    int rc = recv_result(msg, count, tf__run_head(r, w), r, &b);
     if (rc == 0)
         *ev = (tf__event){.kind = TF__EV_BATCH, .worker = w, .batch = b};
     else if (rc == TF_ENOMEM)
@@ -364,11 +359,13 @@ static int mpi_wait(void *state, double timeout, tf__run *r, tf__event *ev)
     double until = tf__now() + timeout;
     for (;;) {
         int waiting = 0;
+        MPI_Message msg;
         MPI_Status st;
         if (m->size > 1)
-            MPI_Iprobe(MPI_ANY_SOURCE, TAG_HEADER, m->comm, &waiting, &st);
+            MPI_Improbe(MPI_ANY_SOURCE, TAG_RESULT, m->comm, &waiting, &msg,
+                        &st);
         if (waiting) {
-            receive(m, st.MPI_SOURCE, r, ev);
+            receive(&msg, &st, r, ev);
             return 0;
         }
         if (m->n_local > 0) {
@@ -384,37 +381,43 @@ static int mpi_wait(void *state, double timeout, tf__run *r, tf__event *ev)
 
 /* ---- the other ranks -------------------------------------------------- */
 
-/* A result on its way to rank 0: the batch, its header and the three
- * sends, which must all stay alive until the sends complete. */
+/* A result on its way to rank 0: the batch and its header, which must
+ * stay alive until the send completes. */
 typedef struct outbox {
     tf__batch *batch;
     tf__wire_result h;
-    MPI_Request req[3];
-    int busy;
+    MPI_Request req;
 } outbox;
 
 static void wait_sent(outbox *o)
 {
-    if (o->busy)
-        MPI_Waitall(3, o->req, MPI_STATUSES_IGNORE);
-    o->busy = 0;
+    if (o->req != MPI_REQUEST_NULL)
+        MPI_Wait(&o->req, MPI_STATUS_IGNORE);
 }
 
-/* Non-blocking: a result above Open MPI's eager limit is sent only when
- * rank 0 takes it, and rank 0 may be computing a task of its own. */
+/* One message, bytes then slots then header, sent from where they lie
+ * (a datatype of three blocks at absolute addresses), non-blocking: a
+ * result above Open MPI's eager limit is sent only when rank 0 takes it,
+ * and rank 0 may be computing a task of its own. */
 static void send_result(mpi_state *m, outbox *o)
 {
     const tf__batch *b = o->batch;
-    if (b->len > INT_MAX || b->count * sizeof(tf__slot) > INT_MAX)
+    size_t slots = b->count * sizeof(tf__slot);
+    if (slots + sizeof o->h > INT_MAX || b->len > INT_MAX - slots - sizeof o->h)
         MPI_Abort(m->comm, 75); /* one batch over 2 GiB: MPI counts are int */
     tf__wire_result_of(&o->h, b);
-    MPI_Isend(&o->h, (int)sizeof o->h, MPI_BYTE, 0, TAG_HEADER, m->comm,
-              &o->req[0]);
-    MPI_Isend(b->slots, (int)(b->count * sizeof(tf__slot)), MPI_BYTE, 0,
-              TAG_SLOTS, m->comm, &o->req[1]);
-    MPI_Isend(b->data, (int)b->len, MPI_BYTE, 0, TAG_DATA, m->comm,
-              &o->req[2]);
-    o->busy = 1;
+    int len[3] = {(int)b->len, (int)slots, (int)sizeof o->h};
+    MPI_Aint at[3];
+    MPI_Datatype types[3] = {MPI_BYTE, MPI_BYTE, MPI_BYTE}, whole;
+    MPI_Get_address(b->data, &at[0]);
+    MPI_Get_address(b->slots, &at[1]);
+    MPI_Get_address(&o->h, &at[2]);
+    if (MPI_Type_create_struct(3, len, at, types, &whole) != MPI_SUCCESS ||
+        MPI_Type_commit(&whole) != MPI_SUCCESS ||
+        MPI_Isend(MPI_BOTTOM, 1, whole, 0, TAG_RESULT, m->comm, &o->req) !=
+            MPI_SUCCESS)
+        MPI_Abort(m->comm, 75);
+    MPI_Type_free(&whole); /* kept by MPI until the send completes */
 }
 
 /* The next job message from rank 0, whatever its size, into the inbox. */
@@ -460,8 +463,10 @@ static void recv_job(mpi_state *m, tf__wire_job *job, tf__batch *in)
 static int mpi_serve(void *state, tf__run *r)
 {
     mpi_state *m = state;
-    outbox box[2] = {{.batch = tf__batch_take(&r->spare)},
-                     {.batch = tf__batch_take(&r->spare)}};
+    outbox box[2] = {{.batch = tf__batch_take(&r->spare),
+                      .req = MPI_REQUEST_NULL},
+                     {.batch = tf__batch_take(&r->spare),
+                      .req = MPI_REQUEST_NULL}};
     if (box[0].batch == NULL || box[1].batch == NULL)
         MPI_Abort(m->comm, 71);
     for (int cur = 0;; cur ^= 1) {

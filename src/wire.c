@@ -49,6 +49,11 @@ int tf__wire_check_header(const tf__wire_result *h, const tf__job *job)
     return 0;
 }
 
+uint64_t tf__wire_result_size(const tf__wire_result *h)
+{
+    return h->len + h->count * sizeof(tf__slot) + sizeof *h;
+}
+
 static int slot_ok(const tf__slot *s, uint64_t off)
 {
     if (s->off != off || s->attempts != 1)

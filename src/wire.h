@@ -7,7 +7,9 @@
  * tf__slot and `in_len` bytes of inputs (the core's input batch as it is).
  * A finished batch comes back as a tf__wire_result, then `count` tf__slot,
  * then `len` bytes of results: the batch's own layout, so a result is
- * copied once per hop at most. A failed task's bytes are its message (at
+ * copied once per hop at most. Over MPI the three are one message, in the
+ * order bytes, slots, header, so that rank 0 receives it straight into a
+ * batch's data buffer and finds the header at its end. A failed task's bytes are its message (at
  * most TF__MSG_MAX). A worker whose start hook failed answers its first
  * job with a header alone: status TF_EWORKER, count 0.
  *
@@ -63,6 +65,9 @@ TF__HIDDEN int tf__wire_check_inputs(const tf__wire_job *m,
  * says the worker's start hook failed (nothing follows), else -1. */
 TF__HIDDEN int tf__wire_check_header(const tf__wire_result *h,
                                      const tf__job *job);
+/* The size of the one MPI message that carries the result of a header
+ * that passed tf__wire_check_header (no overflow: count and len bounded). */
+TF__HIDDEN uint64_t tf__wire_result_size(const tf__wire_result *h);
 /* 0 when the slots describe exactly h->len bytes of results of tasks that
  * a worker can report (success, or a task error ending a cut batch). */
 TF__HIDDEN int tf__wire_check_slots(const tf__wire_result *h,
