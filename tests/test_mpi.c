@@ -12,13 +12,15 @@
  * covers every rank, the start hook runs once per rank and its failure on
  * one rank fails the run on all, error text travels from the ranks,
  * tf_farm_cancel on rank 0 stops every rank (refused elsewhere), and 1 MiB
- * inputs keep rank 0's memory bounded.
+ * inputs keep rank 0's memory bounded. A broken result message from a
+ * rank (too long, too short) is dropped, and that rank gets no more work.
  *
  * A plain SPMD program, not cmocka: every rank runs every check, the
  * failures are summed over the ranks, and rank 0 prints the closing line.
  */
 #include "taskfarm.h"
 #include "testkit.h"
+#include "wire.h"
 
 #include <mpi.h>
 #include <sys/resource.h>
@@ -642,6 +644,76 @@ static void pool_cancel(void)
     tf_farm_destroy(cancel_farm);
 }
 
+/* ---- a broken result message ---------------------------------------- */
+
+/* Through MPI's profiling interface, rank 1 sends its first result of a
+ * run broken in place of the real one (the one send from a worker rank
+ * to rank 0 with a derived datatype: the result, wire.h). Rank 0 must
+ * drop it and give rank 1 no more work: it computes at most the one job
+ * already in its inbox, and the run completes on the other ranks. */
+enum { WHOLE, OVERSIZED, TINY };
+static int breaking, broke, after_broken;
+
+int MPI_Isend(const void *buf, int count, MPI_Datatype type, int dest,
+              int tag, MPI_Comm comm, MPI_Request *req)
+{
+    if (breaking == WHOLE || broke || rank != 1 || dest != 0 ||
+        type == MPI_BYTE)
+        return PMPI_Isend(buf, count, type, dest, tag, comm, req);
+    int size = 0, len = 0;
+    MPI_Pack_size(count, type, comm, &size);
+    unsigned char *msg = calloc((size_t)size + 8, 1);
+    MPI_Pack(buf, count, type, msg, size, &len, comm);
+    if (breaking == OVERSIZED) { /* 8 stray bytes before the header */
+        size_t h = sizeof(tf__wire_result);
+        memmove(msg + len - h + 8, msg + len - h, h);
+        memset(msg + len - h, 0, 8);
+        len += 8;
+    } else {
+        len = 4;
+    }
+    int rc = PMPI_Send(msg, len, MPI_BYTE, dest, tag, comm);
+    free(msg);
+    broke = 1;
+    *req = MPI_REQUEST_NULL;
+    return rc;
+}
+
+static int broken_task(void *user, size_t i, tf_out *out)
+{
+    (void)user;
+    after_broken += broke;
+    uint64_t v = mix(i);
+    memcpy(tf_out_extend(out, sizeof v), &v, sizeof v);
+    return 0;
+}
+
+static int broken_result(void *user, size_t i, const void *data, size_t len)
+{
+    size_t *good = user;
+    uint64_t v = mix(i);
+    *good += len == sizeof v && memcmp(data, &v, sizeof v) == 0;
+    return 0;
+}
+
+static void broken_message(int how)
+{
+    size_t n = 2000, good = 0;
+    tf_options o = TF_OPTIONS_INIT;
+    o.backend = TF_BACKEND_MPI;
+    o.batch_size = 1;
+    tf_report rep;
+    breaking = how;
+    broke = after_broken = 0;
+    int rc = tf_map(&o, n, broken_task, broken_result, NULL, &good, &rep);
+    breaking = WHOLE;
+    check(rc == 0 && rep.n_ok == n, "broken message: the run completes", n);
+    check(rank != 0 || good == n, "broken message: every result right", n);
+    if (rank == 1)
+        check(broke && after_broken <= 1,
+              "broken message: that rank gets no more work", n);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -667,6 +739,10 @@ int main(int argc, char **argv)
     pool_workers_and_hooks();
     pool_error_text();
     pool_cancel();
+    if (world > 1) {
+        broken_message(OVERSIZED);
+        broken_message(TINY);
+    }
     int local[2] = {passed, failed}, total[2];
     MPI_Reduce(local, total, 2, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
     if (rank == 0)
