@@ -21,7 +21,7 @@
  *   bench_coord model [--quick] [--task-us T] [--batch-us B] [--result-ns R]
  *       the table: W = 64, 1,024, 4,096 and 16,384 (--quick: 64 and 1,024,
  *       a 2 s run) at the default automatic batch size. Defaults for fake
- *       and model: T = 10,000, B = 22, R = 10 (TCP, as measured here).
+ *       and model: T = 10,000, B = 20.5, R = 10 (TCP, as measured here).
  */
 #include "fakeworld.h"
 
@@ -64,7 +64,7 @@ static int parse(int argc, char **argv, args *a)
     /* The model's defaults: 10 ms tasks, and the transport costs that
      * `mpi` measured over TCP (medians, bench/README.md). */
     *a = (args){.tasks = 400000, .workers = 64, .rounds = 3,
-                .task_us = 10000, .minutes = 1, .batch_us = 22,
+                .task_us = 10000, .minutes = 1, .batch_us = 20.5,
                 .result_ns = 10};
     for (int i = 2; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
