@@ -48,7 +48,8 @@ int cli_output_open(cli_output **out, const cli_opts *o, int append_joblog)
         return -1;
     }
     if (o->joblog != NULL) {
-        w->joblog = fopen(o->joblog, append_joblog ? "a" : "w");
+        /* "e": close-on-exec, so the commands do not inherit it. */
+        w->joblog = fopen(o->joblog, append_joblog ? "ae" : "we");
         if (w->joblog == NULL) {
             fprintf(stderr, "taskfarm: cannot write --joblog %s: %s\n",
                     o->joblog, strerror(errno));

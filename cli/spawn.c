@@ -140,6 +140,8 @@ static void child(const cli_spawn_cfg *cfg, const cli_task_ctx *t,
     int in = open("/dev/null", O_RDONLY);
     if (in < 0 || dup2(in, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
         _exit(127);
+    if (in > 2)                     /* the command gets 0, 1, 2 only */
+        close(in);
     if (cfg->pin > 0 && cfg->n_cpu_list > 0) {
         cpu_set_t set;
         CPU_ZERO(&set);

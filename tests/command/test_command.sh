@@ -153,6 +153,10 @@ eq "--cpus-per-task: OMP_NUM_THREADS = K" "1" "$("$T" --cpus-per-task 1 sh -c 'e
 eq "signal mask clean, dispositions default" "0000000000000000 0000000000000000" \
    "$("$T" sh -c 'awk "/^SigBlk|^SigIgn/ {print \$2}" /proc/self/status | paste -sd" "' ::: a)"
 
+fds() { sh -c 'ls /proc/self/fd' | paste -sd' '; }
+eq "no descriptor of taskfarm's leaks into a task (joblog, journal, /dev/null)" \
+   "$(fds)" "$("$T" -j2 --joblog fd.log --journal fd.tfj sh -c 'ls /proc/self/fd | paste -sd" "' ::: 1 2 | sort -u)"
+
 # ---- joblog ---------------------------------------------------------------
 "$T" -j2 --joblog jl.txt sh -c 'exit $1' sh ::: 0 3 >/dev/null 2>&1
 "$T" -j2 --joblog jl2.txt sh -c 'kill -$1 $$' sh ::: 9 11 >/dev/null 2>&1
