@@ -140,8 +140,8 @@ static int put_results(const cli_opts *o, size_t seq, const cli_result *r)
     return 0;
 }
 
-static void put_joblog(FILE *f, size_t seq, const char *cmdline,
-                       const cli_result *r)
+static int put_joblog(FILE *f, size_t seq, const char *cmdline,
+                      const cli_result *r)
 {
     /* GNU parallel's values: a time-out is Exitval -1 with the signal
      * that ended it. */
@@ -153,7 +153,7 @@ static void put_joblog(FILE *f, size_t seq, const char *cmdline,
     for (const char *c = cmdline; *c; c++)     /* as GNU parallel: \n -> \0 */
         fputc(*c == '\n' ? '\0' : *c, f);
     fputc('\n', f);
-    fflush(f);
+    return fflush(f) != 0 || ferror(f) ? -1 : 0;
 }
 
 int cli_output_task(cli_output *out, size_t seq, const char *input,
@@ -171,8 +171,13 @@ int cli_output_task(cli_output *out, size_t seq, const char *input,
                         "%s\n", seq, strerror(errno));
         return -1;
     }
-    if (out->joblog != NULL)
-        put_joblog(out->joblog, seq, cmdline, r);
+    /* A joblog that cannot be written (a full disk) is taskfarm failing,
+     * not something to drop silently. */
+    if (out->joblog != NULL && put_joblog(out->joblog, seq, cmdline, r) != 0) {
+        fprintf(stderr, "taskfarm: cannot write --joblog %s: %s\n",
+                o->joblog, strerror(errno));
+        return -1;
+    }
     return 0;
 }
 

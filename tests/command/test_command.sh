@@ -170,6 +170,11 @@ check "joblog: signals" \
 check "joblog: 9 tab-separated fields, times as numbers" \
     awk -F'\t' 'NF != 9 || (NR > 1 && ($3 !~ /^[0-9]+\.[0-9][0-9][0-9]$/ || $4 !~ /^ *[0-9]+\.[0-9][0-9][0-9]$/)) {exit 1}' jl.txt
 
+if [ -w /dev/full ]; then
+    expect_fail "joblog: a write that fails (a full disk) is an error" 255 "joblog" \
+        "$T" --joblog /dev/full true ::: 1
+fi
+
 # ---- time-outs: the whole process group, no process left ------------------
 start=$(date +%s)
 "$T" --joblog to.txt --timeout 0.5 sh -c 'trap "" TERM; sleep 301.25 & sleep 301.5; :' ::: 1 \
