@@ -163,8 +163,11 @@ static int exit_status(app *a, int rc, const tf_report *rep)
     if (a->signo != 0)
         return 128 + a->signo;
     if (rc == TF_EJOURNAL) {
-        fprintf(stderr, "taskfarm: --journal %s: %s\n", a->o.journal,
-                tf_journal_problem_text(rep->journal_problem));
+        /* An I/O problem's text points at the system error: give it. */
+        int io = rep->journal_problem == TF_JOURNAL_IO && rep->sys_errno;
+        fprintf(stderr, "taskfarm: --journal %s: %s%s%s\n", a->o.journal,
+                tf_journal_problem_text(rep->journal_problem),
+                io ? ": " : "", io ? strerror(rep->sys_errno) : "");
         return 255;
     }
     if (rc != 0 && rc != TF_ETASKS && rc != TF_ESTOPPED &&

@@ -209,6 +209,8 @@ expect_fail "journal: another command refused" 255 "another run" \
 expect_fail "journal: other inputs refused" 255 "another run" \
     "$T" "${job[@]}" ::: 1 2 3 4 6
 check "journal: the refused journal untouched" [ "$(sha256sum <j.tfj)" = "$sum" ]
+expect_fail "journal: a system failure says which" 255 "No such file or directory" \
+    "$T" --journal no-such-dir/j.tfj true ::: 1
 "$T" --journal jr.tfj -j1 sh -c 'echo $1 >>ran.txt; echo $1' sh ::: a b c >/dev/null
 "$T" --journal jr.tfj -j1 sh -c 'echo $1 >>ran.txt; echo $1' sh ::: a b c >jr.out
 [ "$(cat ran.txt)" = "$(printf 'a\nb\nc')" ] && [ "$(cat jr.out)" = "$(printf 'a\nb\nc')" ]
