@@ -3,8 +3,11 @@
  * argv of one task. Without --shell each word of COMMAND becomes one
  * argument after substitution, so an input is only ever text, one argument
  * (or part of one): no shell ever sees it. With --shell the words are
- * joined into a /bin/sh script and every substituted value is quoted in
- * single quotes, so it is still only text there.
+ * joined into a /bin/sh script and every substituted value is quoted for
+ * the place it lands in the user's script: outside quotes in single quotes,
+ * inside the user's '...' by closing and reopening them around a quote,
+ * inside "..." by escaping $ ` \ and " (a plain '...' there would end the
+ * user's own quotes and let $(...) in an input run). It is text there too.
  */
 #include "cli.h"
 
@@ -47,6 +50,43 @@ int cli_quote(char **buf, size_t *len, size_t *cap, const char *s)
     *len = b.len;
     *cap = b.cap;
     return rc;
+}
+
+/* Where the script being built stands: outside quotes, in '...', in "...",
+ * each possibly right after a backslash. */
+enum { SH_NONE, SH_SINGLE, SH_DOUBLE, SH_ESC = 4 };
+
+/* The quoting state after the script's own character c. */
+static int sh_next(int st, char c)
+{
+    if (st & SH_ESC)
+        return st & ~SH_ESC;
+    if (st == SH_SINGLE)
+        return c == '\'' ? SH_NONE : st;
+    if (c == '\\')
+        return st | SH_ESC;
+    if (c == '"')
+        return st == SH_DOUBLE ? SH_NONE : SH_DOUBLE;
+    if (c == '\'' && st == SH_NONE)
+        return SH_SINGLE;
+    return st;
+}
+
+/* v quoted as text for a script in state st. */
+static int quote_in(str *out, const char *v, int st)
+{
+    st &= ~SH_ESC;
+    if (st == SH_NONE)
+        return cli_quote(&out->p, &out->len, &out->cap, v);
+    for (const char *c = v; *c; c++) {
+        int rc = st == SH_SINGLE && *c == '\'' ? put(out, "'\\''", 4)
+                 : st == SH_DOUBLE && strchr("$`\\\"", *c)
+                     ? put(out, "\\", 1) | put(out, c, 1)
+                     : put(out, c, 1);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* The length of a replacement token at s ("{...}"), or 0 if none. */
@@ -131,22 +171,29 @@ static int value(str *v, const char *tok, size_t tl, const cli_opts *o,
     return column(v, in, o->colsep, col);
 }
 
-/* One word of COMMAND with its tokens replaced, appended to out. */
+/* One word of COMMAND with its tokens replaced, appended to out; sh is the
+ * script's quoting state (carried from word to word), or NULL: no shell. */
 static int expand(str *out, const char *word, const cli_opts *o,
-                  const cli_task_ctx *t, int quote)
+                  const cli_task_ctx *t, int *sh)
 {
     for (const char *c = word; *c;) {
         size_t tl = token_len(c);
         if (tl == 0) {
             if (put(out, c, 1) != 0)
                 return -1;
+            if (sh != NULL)
+                *sh = sh_next(*sh, *c);
             c++;
             continue;
         }
         str v = {0};
         int rc = value(&v, c, tl, o, t);
-        if (rc == 0 && quote)
-            rc = cli_quote(&out->p, &out->len, &out->cap, v.p ? v.p : "");
+        if (rc == 0 && sh != NULL) {
+            if (*sh & SH_ESC)       /* \{}: that backslash would escape */
+                out->p[--out->len] = '\0';   /* our quoting: drop it */
+            rc = quote_in(out, v.p ? v.p : "", *sh);
+            *sh &= ~SH_ESC;
+        }
         else if (rc == 0)
             rc = put(out, v.p ? v.p : "", v.len);
         free(v.p);
@@ -161,17 +208,19 @@ static char **shell_argv(const cli_opts *o, int has_repl,
                          const cli_task_ctx *t)
 {
     str script = {0};
-    int rc = 0;
+    int rc = 0, sh = SH_NONE;
     for (int k = 0; rc == 0 && k < o->n_cmd; k++) {
-        if (k > 0)
+        if (k > 0) {
             rc = put(&script, " ", 1);
+            sh = sh_next(sh, ' ');
+        }
         if (rc == 0)
-            rc = expand(&script, o->cmd[k], o, t, 1);
+            rc = expand(&script, o->cmd[k], o, t, &sh);
     }
     if (rc == 0 && !has_repl) {
         rc = put(&script, " ", 1);
         if (rc == 0)
-            rc = cli_quote(&script.p, &script.len, &script.cap, t->input);
+            rc = quote_in(&script, t->input, sh_next(sh, ' '));
     }
     char **argv = calloc(4, sizeof(char *));
     if (rc != 0 || argv == NULL || (argv[0] = strdup("/bin/sh")) == NULL ||
@@ -194,7 +243,7 @@ char **cli_build_argv(const cli_opts *o, int has_repl, const cli_task_ctx *t)
         return NULL;
     for (int k = 0; k < o->n_cmd; k++) {
         str w = {0};
-        if (expand(&w, o->cmd[k], o, t, 0) != 0) {
+        if (expand(&w, o->cmd[k], o, t, NULL) != 0) {
             free(w.p);
             cli_argv_free(argv);
             return NULL;

@@ -83,6 +83,10 @@ eq "injection, --shell: quoted, still one argument" "$want" \
 eq "injection, --shell, appended input" "$want" "$("$T" --shell ./args.sh ::: "${inputs[@]}")"
 eq "injection, -0 with a newline in an input" "$(printf '1 [l1\nl2; touch PWNED]')" \
    "$(printf 'l1\nl2; touch PWNED\0' | "$T" -0 --shell ./args.sh {})"
+eq "injection, --shell, {} inside the user's own quotes, or escaped" \
+   "$want$(printf '\n%s' "$want" "$want" "$want")" \
+   "$("$T" --shell "./args.sh '{}'" ::: "${inputs[@]}"; "$T" --shell './args.sh "{}"' ::: "${inputs[@]}"
+      "$T" --shell './args.sh \{}' ::: "${inputs[@]}"; "$T" --shell './args.sh "\{}"' ::: "${inputs[@]}")"
 check "injection: no input ever ran as a command" [ ! -e PWNED ]
 eq "--shell runs the command through sh" "3" "$("$T" --shell 'echo {} | wc -w' ::: 'a b c')"
 
