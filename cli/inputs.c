@@ -98,6 +98,16 @@ static int read_stream(const cli_opts *o, cli_inputs *in)
     int err = errno;
     if (fd != 0)
         close(fd);
+    const char *nul = rc == 0 && !o->null_sep ? memchr(text, '\0', len) : NULL;
+    if (nul != NULL) {      /* an argument cannot hold it: it would cut */
+        size_t line = 1;    /* the input short, and the journal's key */
+        for (const char *c = text; c < nul; c++)
+            line += *c == '\n';
+        fprintf(stderr, "taskfarm: line %zu of %s holds a NUL byte (for "
+                        "NUL-separated inputs: -0)\n", line, name);
+        free(text);
+        return -1;
+    }
     if (rc == 0)
         rc = split(in, text, len, o->null_sep ? '\0' : '\n');
     free(text);

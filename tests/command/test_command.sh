@@ -125,6 +125,8 @@ status "a command that does not exist: failed" 1 "$T" ./no-such-program ::: 1
 # ---- bad input --------------------------------------------------------------
 expect_fail "unknown option" 255 "unknown option" "$T" --frobnicate true
 expect_fail "missing -a file" 255 "no-such-file" "$T" -a no-such-file echo
+expect_fail "a NUL byte in a line refused, not cut short" 255 "NUL" \
+    sh -c "printf 'x\\n\\na\\0b\\n' | '$T' echo"
 expect_fail "-j 0 refused" 255 "-j 0" "$T" -j 0 true ::: 1
 expect_fail "-j abc refused" 255 "abc" "$T" -j abc true ::: 1
 expect_fail "--range 9:3 refused" 255 "9:3" "$T" --range 9:3 echo
