@@ -155,6 +155,17 @@ static void child(const cli_spawn_cfg *cfg, const cli_task_ctx *t,
     sigprocmask(SIG_SETMASK, &none, NULL);
     execve(path, argv, env);
     int e = errno;
+    if (e == ENOEXEC) {         /* a script without #!: sh, as execvp does */
+        size_t n = 0;
+        while (argv[n] != NULL)
+            n++;
+        char *sh[n + 2];        /* on the stack: no malloc after fork */
+        sh[0] = "sh";
+        sh[1] = (char *)path;
+        memcpy(sh + 2, argv + 1, n * sizeof(char *));   /* and the NULL */
+        execve("/bin/sh", sh, env);
+        e = errno;
+    }
     ssize_t w = write(exec_w, &e, sizeof(e));
     (void)w;
     _exit(127);

@@ -120,6 +120,9 @@ status "exit 100 when 100 failed" 100 sh -c "seq 100 | '$T' false"
 status "exit 101 when more than 100 failed" 101 sh -c "seq 130 | '$T' false"
 status "exit 255 for a usage error" 255 "$T" --no-such-option true
 status "a task killed by a signal counts as failed" 1 "$T" sh -c 'kill -SEGV $$' ::: 1
+printf 'echo no-shebang "$@"\n' >noshebang.sh; chmod +x noshebang.sh
+eq "a script without #! runs with /bin/sh, as execvp and xargs do" "no-shebang a" \
+   "$("$T" ./noshebang.sh ::: a 2>&1)"
 status "a command that does not exist: failed" 1 "$T" ./no-such-program ::: 1
 
 # ---- bad input --------------------------------------------------------------
