@@ -183,11 +183,10 @@ static int spill_open(void)
         return fd;
     char name[4096];
     snprintf(name, sizeof(name), "%s/taskfarm-spill.XXXXXX", dir);
-    fd = mkstemp(name);
-    if (fd >= 0) {
+    /* Close-on-exec from the start: another worker may fork meanwhile. */
+    fd = mkostemp(name, O_CLOEXEC);
+    if (fd >= 0)
         unlink(name);
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
     return fd;
 }
 
