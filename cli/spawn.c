@@ -123,6 +123,27 @@ static char **build_env(const cli_spawn_cfg *cfg, const cli_task_ctx *t,
 
 /* ---- the child, between fork and exec ----------------------------------- */
 
+/* SIG_DFL for signal s in a child about to exec. glibc refuses its own
+ * two signals (32 and 33: thread cancellation, setxid) in sigaction(),
+ * but a parent may have left them ignored (GNU make's children have
+ * both ignored), and an ignored signal stays ignored across execve: those
+ * two are reset by the system call itself (the kernel's struct). */
+static void default_disposition(int s)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    if (sigaction(s, &dfl, NULL) == 0 || errno != EINVAL)
+        return;
+    struct {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        unsigned long mask;
+    } k = {SIG_DFL, 0, NULL, 0};
+    syscall(SYS_rt_sigaction, s, &k, NULL, sizeof(k.mask));
+}
+
 static void child(const cli_spawn_cfg *cfg, const cli_task_ctx *t,
                   const char *path, char **argv, char **env, int out_w,
                   int err_w, int exec_w, pid_t parent)
@@ -131,12 +152,9 @@ static void child(const cli_spawn_cfg *cfg, const cli_task_ctx *t,
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)        /* taskfarm died before the prctl */
         _exit(127);
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
     for (int s = 1; s < NSIG; s++)
         if (s != SIGKILL && s != SIGSTOP)
-            sigaction(s, &dfl, NULL);
+            default_disposition(s);
     int in = open("/dev/null", O_RDONLY);
     if (in < 0 || dup2(in, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
         _exit(127);
