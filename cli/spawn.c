@@ -3,16 +3,27 @@
  *
  * DESIGN
  *   - Called in a worker thread of the farm, which lives as long as the
- *     farm: PR_SET_PDEATHSIG fires when the thread that forked exits, so
- *     forking here (not in a short-lived helper thread) ties each command
- *     to taskfarm's life: a SIGKILLed taskfarm leaves no command running.
- *   - Between fork and exec the child makes only async-signal-safe calls:
- *     its own process group (so a time-out kills the command's whole tree),
- *     default dispositions and an empty signal mask (worker threads block
- *     every signal, and a command must not inherit that), stdin /dev/null,
- *     stdout and stderr to pipes, the slot's CPUs with --cpus-per-task.
- *     Everything it needs (path, argv, envp) is built before the fork.
- *     An exec that fails reports its errno through a close-on-exec pipe.
+ *     farm: PR_SET_PDEATHSIG fires when the thread that created the child
+ *     exits, so starting it here (not in a short-lived helper thread) ties
+ *     each command to taskfarm's life: a SIGKILLed taskfarm leaves no
+ *     command running.
+ *   - The child is a vfork-style clone (CLONE_VM | CLONE_VFORK, on a stack
+ *     of its own), as glibc's posix_spawn makes it: no copy of taskfarm's
+ *     page tables, no copy-on-write faults in the parent after it, and the
+ *     calling thread waits until the exec, so an exec's errno comes back
+ *     through memory, not a pipe. posix_spawn itself cannot set the parent
+ *     death signal, hence our own. The child shares our memory until it
+ *     execs: it writes only its stack and the one errno slot, makes only
+ *     system calls, and every signal stays blocked until its handlers are
+ *     back to SIG_DFL (a handler run there would write taskfarm's memory).
+ *   - Between clone and exec: its own process group (so a time-out kills
+ *     the command's whole tree), default dispositions for every signal
+ *     taskfarm does not leave at SIG_DFL (ignored ones too: an ignored
+ *     signal stays ignored across exec) and an empty signal mask (worker
+ *     threads block every signal, and a command must not inherit that),
+ *     stdin /dev/null, stdout and stderr to pipes, the slot's CPUs with
+ *     --cpus-per-task. Everything it needs (path, argv, envp, the list of
+ *     signals) is built before the clone.
  *   - One poll loop over both pipes and a pidfd: output is read as it
  *     comes, the command's exit is seen at once, and the loop wakes at
  *     least every 100 ms to look at the stop flag. Output held past
@@ -29,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,12 +69,10 @@ static double now_real(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- the command's path and environment, built before the fork ---------- */
+/* ---- the command's path and environment, built before the clone --------- */
 
-static char *find_path(const char *name)
+static char *search_path(const char *name)
 {
-    if (strchr(name, '/') != NULL)
-        return strdup(name);
     const char *path = getenv("PATH");
     if (path == NULL)
         path = "/usr/local/bin:/usr/bin:/bin";
@@ -81,6 +91,38 @@ static char *find_path(const char *name)
             return NULL;
         p = e;
     }
+}
+
+/* The last name found in PATH and where: every task of a run usually
+ * names the same program, and the search costs an access() per PATH
+ * entry before it. Names not found are searched again each time. */
+static pthread_mutex_t path_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *last_name, *last_path;
+
+static char *find_path(const char *name)
+{
+    if (strchr(name, '/') != NULL)
+        return strdup(name);
+    char *full = NULL;
+    pthread_mutex_lock(&path_lock);
+    if (last_name != NULL && strcmp(last_name, name) == 0)
+        full = strdup(last_path);
+    pthread_mutex_unlock(&path_lock);
+    if (full != NULL || (full = search_path(name)) == NULL)
+        return full;
+    char *n = strdup(name), *f = strdup(full);
+    pthread_mutex_lock(&path_lock);
+    if (n != NULL && f != NULL) {
+        free(last_name);
+        free(last_path);
+        last_name = n;
+        last_path = f;
+        n = f = NULL;
+    }
+    pthread_mutex_unlock(&path_lock);
+    free(n);
+    free(f);
+    return full;
 }
 
 static int is_ours(const char *kv)
@@ -121,13 +163,53 @@ static char **build_env(const cli_spawn_cfg *cfg, const cli_task_ctx *t,
     return env;
 }
 
-/* ---- the child, between fork and exec ----------------------------------- */
+/* ---- the child, between clone and exec ---------------------------------- */
 
-/* SIG_DFL for signal s in a child about to exec. glibc refuses its own
- * two signals (32 and 33: thread cancellation, setxid) in sigaction(),
- * but a parent may have left them ignored (GNU make's children have
- * both ignored), and an ignored signal stays ignored across execve: those
- * two are reset by the system call itself (the kernel's struct). */
+/* The kernel's struct sigaction, for the two signals glibc keeps for
+ * itself (32 and 33: thread cancellation, setxid): its sigaction()
+ * refuses them, but a parent may have left them ignored (GNU make's
+ * children have both ignored), and an ignored signal stays ignored
+ * across execve. */
+typedef struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+} kernel_sigaction;
+
+/* What the child must reset, found once: the signals taskfarm does not
+ * leave at SIG_DFL (ignored since its start, or handled; handlers are
+ * installed before the first command, by the run), SIGINT and SIGTERM
+ * in any case. And stdin for the commands, opened once. */
+static struct {
+    pthread_once_t once;
+    int sig[NSIG];
+    int n_sig;
+    int dev_null;
+    pid_t pid;                  /* taskfarm's: it never forks itself */
+} child_env = {PTHREAD_ONCE_INIT, {0}, 0, -1, 0};
+
+static int is_default(int s)
+{
+    struct sigaction sa;
+    if (sigaction(s, NULL, &sa) == 0)
+        return sa.sa_handler == SIG_DFL;
+    kernel_sigaction k;
+    if (syscall(SYS_rt_sigaction, s, NULL, &k, sizeof(k.mask)) != 0)
+        return 1;
+    return k.handler == SIG_DFL;
+}
+
+static void child_env_init(void)
+{
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP &&
+            (s == SIGINT || s == SIGTERM || !is_default(s)))
+            child_env.sig[child_env.n_sig++] = s;
+    child_env.dev_null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    child_env.pid = getpid();
+}
+
 static void default_disposition(int s)
 {
     struct sigaction dfl;
@@ -135,57 +217,57 @@ static void default_disposition(int s)
     dfl.sa_handler = SIG_DFL;
     if (sigaction(s, &dfl, NULL) == 0 || errno != EINVAL)
         return;
-    struct {
-        void (*handler)(int);
-        unsigned long flags;
-        void (*restorer)(void);
-        unsigned long mask;
-    } k = {SIG_DFL, 0, NULL, 0};
+    kernel_sigaction k = {SIG_DFL, 0, NULL, 0};
     syscall(SYS_rt_sigaction, s, &k, NULL, sizeof(k.mask));
 }
 
-static void child(const cli_spawn_cfg *cfg, const cli_task_ctx *t,
-                  const char *path, char **argv, char **env, int out_w,
-                  int err_w, int exec_w, pid_t parent)
+/* Everything the child needs, built by the parent; the child writes
+ * only exec_errno. */
+typedef struct child_args {
+    const cli_spawn_cfg *cfg;
+    const cli_task_ctx *t;
+    const char *path;
+    char **argv;
+    char **sh_argv;         /* sh PATH ARGS...: a script without #! */
+    char **env;
+    int out_w, err_w;
+    pid_t parent;
+    volatile int exec_errno;
+} child_args;
+
+static int child(void *arg)
 {
+    child_args *c = arg;
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)        /* taskfarm died before the prctl */
+    if (getppid() != c->parent)     /* taskfarm died before the prctl */
         _exit(127);
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            default_disposition(s);
-    int in = open("/dev/null", O_RDONLY);
-    if (in < 0 || dup2(in, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
+    for (int k = 0; k < child_env.n_sig; k++)
+        default_disposition(child_env.sig[k]);
+    if (dup2(child_env.dev_null, 0) < 0 || dup2(c->out_w, 1) < 0 ||
+        dup2(c->err_w, 2) < 0) {
+        c->exec_errno = errno;
         _exit(127);
-    if (in > 2)                     /* the command gets 0, 1, 2 only */
-        close(in);
+    }
+    const cli_spawn_cfg *cfg = c->cfg;
     if (cfg->pin > 0 && cfg->n_cpu_list > 0) {
         cpu_set_t set;
         CPU_ZERO(&set);
         for (int k = 0; k < cfg->pin; k++)
-            CPU_SET(cfg->cpu_list[((t->slot - 1) * cfg->pin + k) %
+            CPU_SET(cfg->cpu_list[((c->t->slot - 1) * cfg->pin + k) %
                                   cfg->n_cpu_list], &set);
         sched_setaffinity(0, sizeof(set), &set);
     }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execve(path, argv, env);
+    execve(c->path, c->argv, c->env);
     int e = errno;
     if (e == ENOEXEC) {         /* a script without #!: sh, as execvp does */
-        size_t n = 0;
-        while (argv[n] != NULL)
-            n++;
-        char *sh[n + 2];        /* on the stack: no malloc after fork */
-        sh[0] = "sh";
-        sh[1] = (char *)path;
-        memcpy(sh + 2, argv + 1, n * sizeof(char *));   /* and the NULL */
-        execve("/bin/sh", sh, env);
+        execve("/bin/sh", c->sh_argv, c->env);
         e = errno;
     }
-    ssize_t w = write(exec_w, &e, sizeof(e));
-    (void)w;
+    c->exec_errno = e;
     _exit(127);
 }
 
@@ -208,6 +290,22 @@ static int spill_open(void)
     return fd;
 }
 
+/* Room for n more bytes in memory. */
+static int stream_reserve(cli_stream *s, size_t n)
+{
+    if (s->len + n <= s->cap)
+        return 0;
+    size_t c = s->cap ? s->cap : 4096;
+    while (c < s->len + n)
+        c *= 2;
+    char *q = realloc(s->data, c);
+    if (q == NULL)
+        return -1;
+    s->data = q;
+    s->cap = c;
+    return 0;
+}
+
 static int stream_add(cli_stream *s, const char *d, size_t n, size_t spill)
 {
     if (s->fd < 0 && spill > 0 && s->len + n > spill) {
@@ -223,38 +321,48 @@ static int stream_add(cli_stream *s, const char *d, size_t n, size_t spill)
         s->fd_len += n;
         return cli_write_all(s->fd, d, n);
     }
-    if (s->len + n > s->cap) {
-        size_t c = s->cap ? s->cap : 4096;
-        while (c < s->len + n)
-            c *= 2;
-        char *q = realloc(s->data, c);
-        if (q == NULL)
-            return -1;
-        s->data = q;
-        s->cap = c;
-    }
+    if (stream_reserve(s, n) != 0)
+        return -1;
     memcpy(s->data + s->len, d, n);
     s->len += n;
     return 0;
 }
 
-/* Reads what fd has now; returns 1 at end of file, 0, or -1. */
-static int drain(int fd, cli_stream *s, size_t spill)
+#define READ_CHUNK 65536      /* a pipe's capacity: one read empties it */
+
+enum { READ_DATA, READ_EOF, READ_NONE, READ_ERROR };
+
+/* One read of a pipe that poll found ready (it may block otherwise):
+ * straight into the stream's buffer while it is held in memory. */
+static int read_once(int fd, cli_stream *s, size_t spill)
 {
-    char buf[65536];
-    for (;;) {
-        ssize_t k = read(fd, buf, sizeof(buf));
-        if (k > 0) {
-            if (stream_add(s, buf, (size_t)k, spill) != 0)
-                return -1;
-            continue;
-        }
-        if (k == 0)
-            return 1;
-        if (errno == EINTR)
-            continue;
-        return errno == EAGAIN ? 0 : -1;
+    ssize_t k;
+    if (s->fd < 0 && (spill == 0 || s->len + READ_CHUNK <= spill)) {
+        if (stream_reserve(s, READ_CHUNK) != 0)
+            return READ_ERROR;
+        k = read(fd, s->data + s->len, READ_CHUNK);
+        if (k > 0)
+            s->len += (size_t)k;
+    } else {
+        char buf[READ_CHUNK];
+        k = read(fd, buf, sizeof(buf));
+        if (k > 0 && stream_add(s, buf, (size_t)k, spill) != 0)
+            return READ_ERROR;
     }
+    if (k > 0)
+        return READ_DATA;
+    if (k == 0)
+        return READ_EOF;
+    return errno == EINTR || errno == EAGAIN ? READ_NONE : READ_ERROR;
+}
+
+/* Takes what fd has now, without waiting: at the end, when a descendant
+ * may hold the pipe open. */
+static void drain(int fd, cli_stream *s, size_t spill)
+{
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    while (read_once(fd, s, spill) == READ_DATA)
+        ;
 }
 
 typedef struct proc {
@@ -267,34 +375,47 @@ typedef struct proc {
     int timed_out;
 } proc;
 
-/* One round of the loop: polls, reads, notices the exit. */
+/* One round of the loop: polls, reads the pipes that are ready, notices
+ * the exit (the pidfd readable; without one, waitid). */
 static int poll_round(proc *p, cli_result *r, size_t spill, double wait)
 {
     struct pollfd pf[3];
-    int n = 0;
+    int n = 0, which[3];
     for (int k = 0; k < 2; k++)
-        if (p->fd[k] >= 0)
+        if (p->fd[k] >= 0) {
+            which[n] = k;
             pf[n++] = (struct pollfd){p->fd[k], POLLIN, 0};
-    if (p->pidfd >= 0 && !p->exited)
+        }
+    if (p->pidfd >= 0 && !p->exited) {
+        which[n] = 2;
         pf[n++] = (struct pollfd){p->pidfd, POLLIN, 0};
+    }
     int ms = wait < 0 ? 0 : (int)(wait * 1000) + 1;
     if (p->pidfd < 0 && ms > 5)
         ms = 5;                 /* no pidfd: look for the exit often */
-    if (poll(pf, (nfds_t)n, ms) < 0 && errno != EINTR)
-        return -1;
-    cli_stream *st[2] = {&r->out, &r->err};
-    for (int k = 0; k < 2; k++) {
-        if (p->fd[k] < 0)
-            continue;
-        int rc = drain(p->fd[k], st[k], spill);
-        if (rc < 0)
+    if (poll(pf, (nfds_t)n, ms) < 0) {
+        if (errno != EINTR)
             return -1;
-        if (rc == 1) {
+        n = 0;
+    }
+    cli_stream *st[2] = {&r->out, &r->err};
+    for (int i = 0; i < n; i++) {
+        int k = which[i];
+        if (pf[i].revents == 0)
+            continue;
+        if (k == 2) {
+            p->exited = 1;
+            continue;
+        }
+        int rc = read_once(p->fd[k], st[k], spill);
+        if (rc == READ_ERROR)
+            return -1;
+        if (rc == READ_EOF) {
             close(p->fd[k]);
             p->fd[k] = -1;
         }
     }
-    if (!p->exited) {
+    if (!p->exited && p->pidfd < 0) {
         siginfo_t si;
         si.si_pid = 0;
         if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0
@@ -388,36 +509,82 @@ static void finish(proc *p, cli_result *r, int status, int exec_err,
     }
 }
 
-static int start(const cli_spawn_cfg *cfg, const cli_task_ctx *t, char *path,
-                 char **argv, char **env, proc *p, int exec_fd[2])
+#define CHILD_STACK (64 * 1024)
+
+/* The clone itself, with every signal blocked in this thread around it
+ * (the child starts with our mask). Returns the child's pid, or -1. */
+static pid_t clone_child(child_args *c, int *pidfd)
 {
+    char *stack = malloc(CHILD_STACK);
+    if (stack == NULL)
+        return -1;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+    pid_t pid = -1;
+#ifdef CLONE_PIDFD              /* Linux 5.2: the pidfd from the clone */
+    pid = clone(child, stack + CHILD_STACK, flags | CLONE_PIDFD, c, pidfd);
+#endif
+    if (pid < 0) {
+        *pidfd = -1;
+        pid = clone(child, stack + CHILD_STACK, flags, c);
+#ifdef SYS_pidfd_open           /* Linux 5.3; without it, poll briefly */
+        if (pid > 0)
+            *pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+    }
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    free(stack);                /* the child has exec'd or exited */
+    errno = e;
+    return pid;
+}
+
+/* Pipes, then the child; p->fd and p->pidfd are ours after it. */
+static int start(child_args *c, proc *p)
+{
+    pthread_once(&child_env.once, child_env_init);
+    if (child_env.dev_null < 0)
+        return -1;
     int out[2], err[2];
     if (pipe2(out, O_CLOEXEC) != 0)
         return -1;
-    if (pipe2(err, O_CLOEXEC) != 0 || pipe2(exec_fd, O_CLOEXEC) != 0) {
+    if (pipe2(err, O_CLOEXEC) != 0) {
         close(out[0]); close(out[1]);
         return -1;
     }
-    pid_t parent = getpid();
-    p->pid = fork();
-    if (p->pid == 0)
-        child(cfg, t, path, argv, env, out[1], err[1], exec_fd[1], parent);
+    c->out_w = out[1];
+    c->err_w = err[1];
+    c->parent = child_env.pid;
+    c->exec_errno = 0;
+    p->pid = clone_child(c, &p->pidfd);
+    int e = errno;
     close(out[1]);
     close(err[1]);
-    close(exec_fd[1]);
     if (p->pid < 0) {
-        close(out[0]); close(err[0]); close(exec_fd[0]);
+        close(out[0]); close(err[0]);
+        errno = e;
         return -1;
     }
-    setpgid(p->pid, p->pid);    /* also here: no race with kill(-pid) */
-    p->fd[0] = out[0];
+    p->fd[0] = out[0];      /* blocking: read only when poll says so */
     p->fd[1] = err[0];
-    fcntl(out[0], F_SETFL, O_NONBLOCK);
-    fcntl(err[0], F_SETFL, O_NONBLOCK);
-#ifdef SYS_pidfd_open           /* Linux 5.3; without it, poll briefly */
-    p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-#endif
     return 0;
+}
+
+/* sh PATH ARGS...: for a script without #!, as execvp runs it. */
+static char **sh_argv(const char *path, char **argv)
+{
+    size_t n = 0;
+    while (argv[n] != NULL)
+        n++;
+    char **sh = malloc((n + 2) * sizeof(char *));
+    if (sh == NULL)
+        return NULL;
+    sh[0] = "sh";
+    sh[1] = (char *)path;
+    memcpy(sh + 2, argv + 1, n * sizeof(char *));   /* and the NULL */
+    return sh;
 }
 
 int cli_spawn(const cli_spawn_cfg *cfg, char **argv, const cli_task_ctx *t,
@@ -437,12 +604,14 @@ int cli_spawn(const cli_spawn_cfg *cfg, char **argv, const cli_task_ctx *t,
         not_started(r, argv[0], ENOENT);
         return 0;
     }
-    char **env = build_env(cfg, t, task);
+    child_args c = {.cfg = cfg, .t = t, .path = path, .argv = argv,
+                    .sh_argv = sh_argv(path, argv),
+                    .env = build_env(cfg, t, task)};
     proc p = {.pidfd = -1, .fd = {-1, -1}};
-    int exec_fd[2];
     double t0 = now_mono();
-    int rc = env != NULL ? start(cfg, t, path, argv, env, &p, exec_fd) : -1;
-    free(env);
+    int rc = c.env != NULL && c.sh_argv != NULL ? start(&c, &p) : -1;
+    free(c.env);
+    free(c.sh_argv);
     free(path);
     if (rc != 0)
         return -1;
@@ -451,16 +620,12 @@ int cli_spawn(const cli_spawn_cfg *cfg, char **argv, const cli_task_ctx *t,
     while (waitpid(p.pid, &status, 0) < 0 && errno == EINTR)
         ;
     r->runtime = now_mono() - t0;
-    int exec_err = 0;
-    if (read(exec_fd[0], &exec_err, sizeof(exec_err)) != sizeof(exec_err))
-        exec_err = 0;
-    close(exec_fd[0]);
     if (p.pidfd >= 0)
         close(p.pidfd);
     for (int k = 0; k < 2; k++)
         if (p.fd[k] >= 0)
             close(p.fd[k]);
-    finish(&p, r, status, exec_err, argv[0]);
+    finish(&p, r, status, c.exec_errno, argv[0]);
     return rc;
 }
 

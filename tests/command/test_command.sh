@@ -162,6 +162,24 @@ eq "--cpus-per-task: OMP_NUM_THREADS = K" "1" "$("$T" --cpus-per-task 1 sh -c 'e
 eq "signal mask clean, dispositions default" "0000000000000000 0000000000000000" \
    "$("$T" sh -c 'awk "/^SigBlk|^SigIgn/ {print \$2}" /proc/self/status | paste -sd" "' ::: a)"
 
+cat >sigign.sh <<'EOF'
+trap '' HUP PIPE USR1 USR2      # inherited by taskfarm, as from a parent
+exec "$1" sh -c 'awk "/^SigIgn/ {print \$2}" /proc/self/status' ::: a
+EOF
+eq "signals ignored when taskfarm starts are default in a task" \
+   "0000000000000000" "$(sh sigign.sh "$T")"
+rc=0; "$T" --joblog nf.log no-such-command-tf ::: a 2>nf.err || rc=$?
+[ "$rc" = 1 ] && grep -q "no-such-command-tf: command not found" nf.err &&
+    [ "$(awk -F'\t' 'NR == 2 {print $7}' nf.log)" = 127 ]
+verdict "a command not in PATH: exit 1, GNU parallel's message, Exitval 127"
+printf 'echo x\n' >noexec.sh; chmod -x noexec.sh
+rc=0; "$T" --joblog ne.log ./noexec.sh ::: a 2>ne.err || rc=$?
+[ "$rc" = 1 ] && grep -q "noexec.sh: Permission denied" ne.err &&
+    [ "$(awk -F'\t' 'NR == 2 {print $7}' ne.log)" = 126 ]
+verdict "a file that cannot be executed: the exec's errno, Exitval 126"
+eq "commands after one that could not start run" "ok" \
+   "$("$T" -j1 sh -c 'if [ "$1" = 1 ]; then exec ./noexec.sh; fi; echo ok' sh ::: 1 2 2>/dev/null)"
+
 fds() { sh -c 'ls /proc/self/fd' | paste -sd' '; }
 eq "no descriptor of taskfarm's leaks into a task (joblog, journal, /dev/null)" \
    "$(fds)" "$("$T" -j2 --joblog fd.log --journal fd.tfj sh -c 'ls /proc/self/fd | paste -sd" "' ::: 1 2 | sort -u)"
