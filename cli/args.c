@@ -269,6 +269,11 @@ int cli_parse(int argc, char **argv, cli_opts *o)
         o->args = argv + k + 1;
         o->n_args = argc - k - 1;
         argv[k] = NULL;         /* ends the command's argv */
+        for (int j = k + 1; j < argc; j++)
+            if (strcmp(argv[j], ":::") == 0 || strcmp(argv[j], "::::") == 0)
+                return usage_error("one ::: list only (no product of several, "
+                                   "as GNU parallel makes): give the "
+                                   "combinations as lines with --colsep", NULL);
     }
     if (o->source == SRC_NONE)
         o->source = SRC_STDIN;

@@ -272,6 +272,25 @@ static void configure_spawn(app *a, const tf_cpus *cpus, int slots)
         cpu_list(&a->spawn);
 }
 
+/* -v: what the run has; with --cpus-per-task, whether slots share CPUs
+ * (more slots x K than CPUs in the mask: the pinning wraps around). */
+static void say_slots(const app *a, const tf_cpus *cpus, int slots)
+{
+    int k = a->o.cpus_per_task;
+    char pin[128] = "";
+    if (k > 0 && (long)slots * k <= a->spawn.n_cpu_list)
+        snprintf(pin, sizeof(pin), ", each pinned to its own %d CPU%s", k,
+                 k > 1 ? "s" : "");
+    else if (k > 0)
+        snprintf(pin, sizeof(pin), ", each pinned to %d CPU%s, shared "
+                 "(%d slots x %d > %d CPUs)", k, k > 1 ? "s" : "", slots, k,
+                 a->spawn.n_cpu_list);
+    fprintf(stderr, "taskfarm: %zu tasks on %d slots (%d CPUs, from %s)%s%s\n",
+            a->in.n, a->world > 1 ? a->world : slots, cpus->count,
+            tf_cpus_source_name(cpus->source),
+            a->world > 1 ? ", one per MPI rank" : "", pin);
+}
+
 int main(int argc, char **argv)
 {
     static app a;
@@ -292,11 +311,7 @@ int main(int argc, char **argv)
         return rc;
     }
     if (a.o.verbose && a.rank == 0)
-        fprintf(stderr, "taskfarm: %zu tasks on %d slots (%d CPUs, from %s)"
-                "%s%s\n", a.in.n, a.world > 1 ? a.world : slots, cpus.count,
-                tf_cpus_source_name(cpus.source),
-                a.world > 1 ? ", one per MPI rank" : "",
-                a.o.cpus_per_task > 0 ? ", each pinned to its own CPUs" : "");
+        say_slots(&a, &cpus, slots);
     a.bar = a.o.progress && a.rank == 0 && isatty(2);
     if (a.rank == 0 && cli_output_open(&a.out, &a.o, a.journaling) != 0)
         a.internal_error = 1;

@@ -119,6 +119,7 @@ status "exit 3 when 3 tasks failed" 3 "$T" sh -c 'exit $1' sh ::: 0 1 2 0 7
 status "exit 100 when 100 failed" 100 sh -c "seq 100 | '$T' false"
 status "exit 101 when more than 100 failed" 101 sh -c "seq 130 | '$T' false"
 status "exit 255 for a usage error" 255 "$T" --no-such-option true
+status "a second ::: is refused, not taken as an input (GNU parallel's product)" 255 "$T" echo ::: a ::: b
 status "a task killed by a signal counts as failed" 1 "$T" sh -c 'kill -SEGV $$' ::: 1
 printf 'echo no-shebang "$@"\n' >noshebang.sh; chmod +x noshebang.sh
 eq "a script without #! runs with /bin/sh, as execvp and xargs do" "no-shebang a" \
@@ -158,6 +159,10 @@ eq "stdin of a task is /dev/null" "" "$(echo leaked | "$T" -a in.txt cat - 2>/de
 mask=$("$T" -j1 --cpus-per-task 1 sh -c 'grep Cpus_allowed_list /proc/self/status' ::: a | awk '{print $2}')
 first=$(awk '/Cpus_allowed_list/ {print $2}' /proc/self/status | cut -d, -f1 | cut -d- -f1)
 eq "--cpus-per-task 1: slot 1 pinned to the mask's first CPU" "$first" "$mask"
+"$T" -v -j1 --cpus-per-task 1 true ::: a 2>v1.txt
+"$T" -v -j $((cpus + 1)) --cpus-per-task 1 true ::: a 2>v2.txt
+grep -q "each pinned to its own 1 CPU$" v1.txt && grep -q "shared ($((cpus + 1)) slots x 1 > $cpus CPUs)" v2.txt
+verdict "-v: --cpus-per-task says when more slots than CPUs share them"
 eq "--cpus-per-task: OMP_NUM_THREADS = K" "1" "$("$T" --cpus-per-task 1 sh -c 'echo $OMP_NUM_THREADS' ::: a)"
 eq "signal mask clean, dispositions default" "0000000000000000 0000000000000000" \
    "$("$T" sh -c 'awk "/^SigBlk|^SigIgn/ {print \$2}" /proc/self/status | paste -sd" "' ::: a)"
