@@ -328,19 +328,24 @@ static int stream_add(cli_stream *s, const char *d, size_t n, size_t spill)
     return 0;
 }
 
-#define READ_CHUNK 65536      /* a pipe's capacity: one read empties it */
+#define READ_CHUNK 65536      /* a new pipe's capacity: one read empties it */
+#define PIPE_BIG (256 * 1024)   /* a pipe that has carried output */
+#define HOLD 0.001              /* see poll_round */
 
 enum { READ_DATA, READ_EOF, READ_NONE, READ_ERROR };
 
-/* One read of a pipe that poll found ready (it may block otherwise):
- * straight into the stream's buffer while it is held in memory. */
-static int read_once(int fd, cli_stream *s, size_t spill)
+/* One read of a pipe that poll found ready, or of a non-blocking one:
+ * straight into the stream's buffer while it is held in memory. Adds
+ * the bytes to *got. */
+static int read_once(int fd, int big, cli_stream *s, size_t spill,
+                     size_t *got)
 {
     ssize_t k;
-    if (s->fd < 0 && (spill == 0 || s->len + READ_CHUNK <= spill)) {
-        if (stream_reserve(s, READ_CHUNK) != 0)
+    size_t n = big ? PIPE_BIG : READ_CHUNK;
+    if (s->fd < 0 && (spill == 0 || s->len + n <= spill)) {
+        if (stream_reserve(s, n) != 0)
             return READ_ERROR;
-        k = read(fd, s->data + s->len, READ_CHUNK);
+        k = read(fd, s->data + s->len, n);
         if (k > 0)
             s->len += (size_t)k;
     } else {
@@ -349,40 +354,74 @@ static int read_once(int fd, cli_stream *s, size_t spill)
         if (k > 0 && stream_add(s, buf, (size_t)k, spill) != 0)
             return READ_ERROR;
     }
-    if (k > 0)
+    if (k > 0) {
+        *got += (size_t)k;
         return READ_DATA;
+    }
     if (k == 0)
         return READ_EOF;
     return errno == EINTR || errno == EAGAIN ? READ_NONE : READ_ERROR;
+}
+
+/* Reads a non-blocking pipe until it is empty for now. */
+static int read_all(int fd, cli_stream *s, size_t spill, size_t *got)
+{
+    int rc;
+    while ((rc = read_once(fd, 1, s, spill, got)) == READ_DATA)
+        ;
+    return rc;
 }
 
 /* Takes what fd has now, without waiting: at the end, when a descendant
  * may hold the pipe open. */
 static void drain(int fd, cli_stream *s, size_t spill)
 {
+    size_t got = 0;
     fcntl(fd, F_SETFL, O_NONBLOCK);
-    while (read_once(fd, s, spill) == READ_DATA)
-        ;
+    read_all(fd, s, spill, &got);
 }
 
 typedef struct proc {
     pid_t pid;
     int fd[2];              /* stdout, stderr read ends; -1 when closed */
+    int big[2];             /* enlarged, non-blocking: it carries output */
     int pidfd;
     int exited;
+    double hold_until;      /* big pipes left alone until then */
     double term_at;         /* when to send SIGTERM (stop grace, timeout) */
     double kill_at;         /* when to send SIGKILL; 0 = not yet */
     int timed_out;
 } proc;
 
-/* One round of the loop: polls, reads the pipes that are ready, notices
- * the exit (the pidfd readable; without one, waitid). */
+/* After output came on pipe k: a pipe that carries output becomes big and
+ * non-blocking, and unless the read took a big part of it, the next round
+ * leaves it alone for HOLD (a command writing 4 KiB at a time would
+ * otherwise wake this thread for each write). */
+static void after_output(proc *p, int k, size_t got, double t)
+{
+    if (!p->big[k]) {
+        fcntl(p->fd[k], F_SETPIPE_SZ, PIPE_BIG);    /* as big as allowed */
+        fcntl(p->fd[k], F_SETFL, O_NONBLOCK);
+        p->big[k] = 1;
+    }
+    if (got < PIPE_BIG / 2 && p->pidfd >= 0 && !p->exited)
+        p->hold_until = t + HOLD;
+}
+
+/* One round of the loop: polls the pidfd and the pipes not held, reads
+ * what is there, notices the exit (the pidfd readable; without one,
+ * waitid). */
 static int poll_round(proc *p, cli_result *r, size_t spill, double wait)
 {
+    double t = now_mono();
+    int hold = p->hold_until > t;
+    if (hold && p->hold_until - t < wait)
+        wait = p->hold_until - t;
+    p->hold_until = 0;
     struct pollfd pf[3];
     int n = 0, which[3];
     for (int k = 0; k < 2; k++)
-        if (p->fd[k] >= 0) {
+        if (p->fd[k] >= 0 && !(hold && p->big[k])) {
             which[n] = k;
             pf[n++] = (struct pollfd){p->fd[k], POLLIN, 0};
         }
@@ -393,26 +432,27 @@ static int poll_round(proc *p, cli_result *r, size_t spill, double wait)
     int ms = wait < 0 ? 0 : (int)(wait * 1000) + 1;
     if (p->pidfd < 0 && ms > 5)
         ms = 5;                 /* no pidfd: look for the exit often */
-    if (poll(pf, (nfds_t)n, ms) < 0) {
-        if (errno != EINTR)
-            return -1;
-        n = 0;
-    }
+    int ready[3] = {0, 0, 0};
+    if (poll(pf, (nfds_t)n, ms) < 0 && errno != EINTR)
+        return -1;
+    for (int i = 0; i < n; i++)
+        ready[which[i]] = pf[i].revents != 0;
+    if (ready[2])
+        p->exited = 1;
     cli_stream *st[2] = {&r->out, &r->err};
-    for (int i = 0; i < n; i++) {
-        int k = which[i];
-        if (pf[i].revents == 0)
+    for (int k = 0; k < 2; k++) {
+        if (p->fd[k] < 0 || !(ready[k] || (hold && p->big[k])))
             continue;
-        if (k == 2) {
-            p->exited = 1;
-            continue;
-        }
-        int rc = read_once(p->fd[k], st[k], spill);
+        size_t got = 0;
+        int rc = p->big[k] ? read_all(p->fd[k], st[k], spill, &got)
+                           : read_once(p->fd[k], 0, st[k], spill, &got);
         if (rc == READ_ERROR)
             return -1;
         if (rc == READ_EOF) {
             close(p->fd[k]);
             p->fd[k] = -1;
+        } else if (got > 0) {
+            after_output(p, k, got, t);
         }
     }
     if (!p->exited && p->pidfd < 0) {
@@ -607,7 +647,7 @@ int cli_spawn(const cli_spawn_cfg *cfg, char **argv, const cli_task_ctx *t,
     child_args c = {.cfg = cfg, .t = t, .path = path, .argv = argv,
                     .sh_argv = sh_argv(path, argv),
                     .env = build_env(cfg, t, task)};
-    proc p = {.pidfd = -1, .fd = {-1, -1}};
+    proc p = {.pidfd = -1, .fd = {-1, -1}, .big = {0, 0}};
     double t0 = now_mono();
     int rc = c.env != NULL && c.sh_argv != NULL ? start(&c, &p) : -1;
     free(c.env);

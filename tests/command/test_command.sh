@@ -110,6 +110,17 @@ check "--results: nothing on stdout but the failure on stderr" \
 head -c 3000000 /dev/urandom >big.bin
 eq "3 MB of output (spilled to a file), intact" "$(sha256sum <big.bin)" \
    "$("$T" -j2 cat ::: big.bin | sha256sum)"
+# Output in every rhythm: many small writes on both streams, a slow
+# writer, writes larger than a pipe while taskfarm holds off (spawn.c).
+"$T" -j2 sh -c 'i=0; while [ $i -lt 300 ]; do echo out$1.$i; echo err$1.$i >&2; i=$((i + 1)); done' sh ::: a b >rh.out 2>rh.err
+[ "$(sort rh.out | uniq | wc -l)" = 600 ] && [ "$(sort rh.err | uniq | wc -l)" = 600 ] &&
+    [ "$(head -n 300 rh.out | sed 's/\..*//' | uniq)" = outa ]
+verdict "300 small writes to stdout and stderr each: all there, in input order"
+eq "a slow writer: every line" "1 2 3 4" \
+   "$("$T" sh -c 'for i in 1 2 3 4; do echo $i; sleep 0.05; done' ::: a | paste -sd' ')"
+eq "writes bigger than a pipe, in bursts: intact" \
+   "$( (head -c 700000 big.bin; head -c 300000 big.bin) | sha256sum)" \
+   "$("$T" sh -c 'head -c 700000 big.bin; sleep 0.01; head -c 300000 big.bin' ::: a | sha256sum)"
 "$T" sh -c 'echo o; echo e >&2' ::: 1 >o.txt 2>e.txt
 [ "$(cat o.txt)" = o ] && [ "$(cat e.txt)" = e ]; verdict "stdout and stderr to taskfarm's own"
 
