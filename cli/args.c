@@ -94,7 +94,9 @@ static int parse_range(const char *s, cli_opts *o)
     o->hi = strtoll(h, &end, 10);
     if (errno != 0 || end == h || *end != '\0' || o->hi < o->lo)
         return -1;
-    return 0;
+    /* HI - LO in unsigned arithmetic: it may not fit in a long long. */
+    unsigned long long n = (unsigned long long)o->hi - (unsigned long long)o->lo;
+    return n <= TF_MAX_TASKS ? 0 : -2;
 }
 
 /* "--name=value" or "--name value": the value, or NULL when missing. */
@@ -176,9 +178,12 @@ static int apply(cli_opts *o, opt_id id, const char *v)
     case O_JOBS: o->jobs = v; return 0;
     case O_FILE: o->file = v; return set_source(o, SRC_FILE);
     case O_RANGE:
-        if (parse_range(v, o) != 0)
-            return usage_error("--range wants LO:HI with LO <= HI", v);
-        return set_source(o, SRC_RANGE);
+        switch (parse_range(v, o)) {
+        case 0: return set_source(o, SRC_RANGE);
+        case -2: return usage_error("--range: more tasks than a run can have "
+                                    "(2^40)", v);
+        default: return usage_error("--range wants LO:HI with LO <= HI", v);
+        }
     case O_NULL: o->null_sep = 1; return 0;
     case O_COLSEP:
         if (*v == '\0')

@@ -123,7 +123,8 @@ int cli_inputs_read(const cli_opts *o, cli_inputs *in)
     if (o->source == SRC_RANGE) {
         in->range = 1;
         in->lo = o->lo;
-        in->n = (size_t)(o->hi - o->lo);
+        in->n = (size_t)((unsigned long long)o->hi -
+                         (unsigned long long)o->lo);    /* args.c: fits */
         return 0;
     }
     if (o->source == SRC_ARGS) {
@@ -142,7 +143,10 @@ int cli_inputs_read(const cli_opts *o, cli_inputs *in)
 const char *cli_input(const cli_inputs *in, size_t i, char tmp[32])
 {
     if (in->range) {
-        snprintf(tmp, 32, "%lld", in->lo + (long long)i);
+        /* lo + i <= HI: no overflow, but i itself may not fit in a
+         * long long; the sum in unsigned arithmetic, then back. */
+        snprintf(tmp, 32, "%lld",
+                 (long long)((unsigned long long)in->lo + (unsigned long long)i));
         return tmp;
     }
     return in->buf + in->off[i];

@@ -145,6 +145,13 @@ expect_fail "a NUL byte in a line refused, not cut short" 255 "NUL" \
 expect_fail "-j 0 refused" 255 "-j 0" "$T" -j 0 true ::: 1
 expect_fail "-j abc refused" 255 "abc" "$T" -j abc true ::: 1
 expect_fail "--range 9:3 refused" 255 "9:3" "$T" --range 9:3 echo
+expect_fail "--range over 2^40 tasks refused, saying so (HI - LO overflows a long long)" \
+    255 "more tasks than a run can have" \
+    "$T" --range -9223372036854775808:9223372036854775807 true
+eq "--range at the ends of a 64-bit integer" \
+   "-9223372036854775808 -9223372036854775807 9223372036854775805 9223372036854775806" \
+   "$( ("$T" --range -9223372036854775808:-9223372036854775806 echo
+        "$T" --range 9223372036854775805:9223372036854775807 echo) | paste -sd' ')"
 expect_fail "no command" 255 "no command" "$T" -j 2
 expect_fail "--timeout -1 refused" 255 "timeout" "$T" --timeout -1 true ::: 1
 expect_fail "two input sources refused" 255 "one way" "$T" -a in.txt echo ::: 1
