@@ -120,6 +120,8 @@ typedef struct tf__sched {
     int workers;
     int stopped;
     double target_s;          /* wanted compute time per batch */
+    double grown_s;           /* the same at thousands of workers, */
+    size_t hold_bytes;        /* while a batch holds at most this (0: any) */
     double floor_s;           /* the shortest batch the tail rule makes */
     double task_s;            /* smoothed seconds per task (0 = unknown) */
     double task_bytes;        /* smoothed result bytes per task */
@@ -141,6 +143,10 @@ TF__HIDDEN tf__range tf__sched_next(tf__sched *s);
 TF__HIDDEN size_t tf__sched_peek(const tf__sched *s);
 /* The same, at most `cap` tasks. */
 TF__HIDDEN tf__range tf__sched_next_capped(tf__sched *s, size_t cap);
+/* What one batch may hold so that a batch per worker in flight fits in
+ * what may wait for delivery (run.c's back-pressure limit / (workers x
+ * depth)): the growth of batches with the workers stops there. */
+TF__HIDDEN void tf__sched_hold(tf__sched *s, size_t bytes);
 /* Feeds the automatic batch size with a finished batch. */
 TF__HIDDEN void tf__sched_observe(tf__sched *s, size_t count, double seconds,
                                   size_t bytes);

@@ -572,6 +572,8 @@ static int setup(const tf__transport *t, void **state, tf__run *r,
     size_t limit = ((size_t)2 * (size_t)r->n_workers + 4) << 20;
     L->limit = limit < HELD_MAX ? limit : HELD_MAX;
     L->in_cap = L->limit / ((size_t)r->n_workers * (size_t)t->depth);
+    tf__sched_hold(&r->sched,
+                   L->limit / ((size_t)r->n_workers * (size_t)L->depth));
     L->q = calloc((size_t)r->n_workers, sizeof(*L->q));
     L->ready = malloc((size_t)r->n_workers * sizeof(*L->ready));
     if (L->q == NULL || L->ready == NULL) {

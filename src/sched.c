@@ -12,10 +12,13 @@
  *     so it shrinks at once when tasks become slow; target_s grows with
  *     the workers (W x PER_WORKER_S), so that the one thread that handles
  *     every batch (the caller's; MPI's rank 0) stays a small load at
- *     thousands of workers;
+ *     thousands of workers, and faster than W past GROW_WORKERS (grown_s),
+ *     as far as a batch per worker in flight fits under the back-pressure
+ *     limit (hold_bytes);
  *   - never exceeds remaining / (2 * workers), so the last batches are
  *     small and every worker finishes at about the same time (past 256
- *     workers, not below W x FLOOR_PER_WORKER_S of compute);
+ *     workers, not below W x FLOOR_PER_WORKER_S of compute, at most
+ *     FLOOR_MAX_S);
  *   - keeps a batch's results near 1 MiB from a smoothed size per task, so
  *     memory stays bounded by what is in flight.
  *
@@ -37,12 +40,30 @@
 #define PER_WORKER_S 500e-6
 /* The end of a run shrinks batches so that workers finish together, but
  * past FLOOR_FROM_WORKERS workers not below W x this, or they would again
- * bring rank 0 a batch each faster than it can take them: at 4,096 fake
- * workers this floor made the run 0.5 s shorter (bench/README.md,
- * bench_coord). Fewer workers than that take a whole round of batches
- * of one task each in a few ms, so balance wins there. */
-#define FLOOR_PER_WORKER_S 25e-6
+ * bring rank 0 a batch each faster than it can take them (a batch per
+ * worker per W x this: one per 50 µs; at 48 µs a batch over TCP between
+ * nodes, 25 µs overloaded rank 0 at 4,096 fake workers and made the run
+ * 0.26 s longer, bench/README.md, bench_coord). Fewer workers than 256
+ * take a whole round of batches of one task each in a few ms, so balance
+ * wins there. */
+#define FLOOR_PER_WORKER_S 50e-6
 #define FLOOR_FROM_WORKERS 256
+/* The tail is about twice the floor: past 8,192 workers the floor stays
+ * at this (what 16,384 had before, at 25 µs a worker), so that the tail
+ * stays under 2% of a one-minute run. */
+#define FLOOR_MAX_S 0.4
+/* The end of a run costs rank 0 about 2W x (ln(target / floor) + 1)
+ * batches whatever the run's length, so as W grows the end takes a
+ * larger share of a run's batches: at 4,096 workers, 10 ms tasks and
+ * 48 µs a batch (TCP between two namespace nodes) rank 0 was 13.9% busy
+ * by the model, 9.6% of it the batches of W x 0.5 ms. So the batch time
+ * per worker grows with W too, PER_WORKER_S x (1 + W / GROW_WORKERS):
+ * 64 workers are unchanged (0.52 ms, 3 tasks of 10 ms), 4,096 get
+ * 1.5 ms. bench/README.md, bench_coord. */
+#define GROW_WORKERS 2048.0
+/* A batch's results are held in a tf__batch whose data and slots grow by
+ * doubling: up to twice (bytes + a slot) a task. */
+#define HELD_PER_TASK(b) (2 * ((b) + (double)sizeof(tf__slot)))
 
 void tf__sched_init(tf__sched *s, size_t n_tasks, size_t fixed, int workers,
                     double target_s)
@@ -51,10 +72,17 @@ void tf__sched_init(tf__sched *s, size_t n_tasks, size_t fixed, int workers,
     s->n_tasks = n_tasks;
     s->fixed = fixed;
     s->workers = workers > 0 ? workers : 1;
-    double grown = (double)s->workers * PER_WORKER_S;
-    s->target_s = grown > target_s ? grown : target_s;
-    s->floor_s = s->workers > FLOOR_FROM_WORKERS
-                     ? (double)s->workers * FLOOR_PER_WORKER_S : 0;
+    double w = (double)s->workers, base = w * PER_WORKER_S;
+    s->target_s = base > target_s ? base : target_s;
+    s->grown_s = base * (1 + w / GROW_WORKERS);
+    s->floor_s = s->workers > FLOOR_FROM_WORKERS ? w * FLOOR_PER_WORKER_S : 0;
+    if (s->floor_s > FLOOR_MAX_S)
+        s->floor_s = FLOOR_MAX_S;
+}
+
+void tf__sched_hold(tf__sched *s, size_t bytes)
+{
+    s->hold_bytes = bytes;
 }
 
 void tf__sched_release(tf__sched *s)
@@ -78,6 +106,12 @@ static size_t auto_size(tf__sched *s, size_t remaining)
     size_t want = s->last == 0 || !s->seen ? 1 : s->last * 2;
     if (s->task_s > 0) {
         double by_time = s->target_s / s->task_s;
+        double grown = s->grown_s / s->task_s;
+        if (s->hold_bytes > 0) { /* bigger batches would stall dispatch */
+            double fits = (double)s->hold_bytes / HELD_PER_TASK(s->task_bytes);
+            grown = grown < fits ? grown : fits;
+        }
+        by_time = grown > by_time ? grown : by_time;
         if (by_time < (double)want)
             want = by_time < 1 ? 1 : (size_t)by_time;
     }

@@ -115,6 +115,88 @@ static void test_result_bytes_bound_batches(void **state)
     tf__sched_release(&s);
 }
 
+/* The steady batch time per worker (seconds) with W workers and 10 ms
+ * tasks of 8 bytes, in a run long enough that the tail rule stays out;
+ * hold: tf__sched_hold's bound, 0 for none. */
+static double steady_per_worker(int workers, size_t hold)
+{
+    tf__sched s;
+    tf__sched_init(&s, (size_t)1 << 40, 0, workers, 0.002);
+    tf__sched_hold(&s, hold);
+    size_t count = 0;
+    for (int i = 0; i < 40; i++) {
+        count = tf__sched_next(&s).count;
+        tf__sched_observe(&s, count, 10e-3 * (double)count, 8 * count);
+    }
+    tf__sched_release(&s);
+    return (double)count * 10e-3 / workers;
+}
+
+/* Rank 0 handles every batch, and the end of a run costs it about W
+ * batches per doubling of the batch, whatever the run's length: past a
+ * few thousand workers the batch time per worker grows with W too, and
+ * at 64 workers it stays at about 0.5 ms. */
+static void test_batch_time_grows_with_workers(void **state)
+{
+    (void)state;
+    double few = steady_per_worker(64, 0);
+    double many = steady_per_worker(4096, 0);
+    print_message("batch time per worker: %.3f ms (64), %.3f ms (4096)\n",
+                  few * 1e3, many * 1e3);
+    assert_true(few >= 0.4e-3 && few <= 0.6e-3);
+    assert_true(many >= 0.95e-3);
+    assert_true(steady_per_worker(16384, 0) > 2 * many);
+}
+
+/* Growing stops where a batch per worker in flight would no longer fit
+ * in what may wait for delivery (16,384 workers: 256 MiB / W = 16 KiB a
+ * batch), since bigger ones would stall dispatch in index order; what
+ * is left is the linear rule, W x 0.5 ms. */
+static void test_growth_stops_at_what_may_wait(void **state)
+{
+    (void)state;
+    double held = steady_per_worker(16384, (size_t)16 << 10);
+    assert_true(held >= 0.45e-3 && held <= 0.55e-3);
+    /* A looser bound lets it grow as far as it allows. */
+    double loose = steady_per_worker(4096, (size_t)64 << 10);
+    assert_true(loose >= 0.95e-3);
+}
+
+/* Past 256 workers the end of a run shrinks batches to remaining / 2W,
+ * but not below W x 50 µs of compute (at most 0.4 s): short enough for
+ * the tail, long enough that the end does not bring rank 0 a batch from
+ * each worker faster than it takes them. */
+static void test_tail_floor_at_thousands_of_workers(void **state)
+{
+    (void)state;
+    tf__sched s;
+    size_t n = (size_t)4096 * 100000;
+    tf__sched_init(&s, n, 0, 4096, 0.002);
+    tf__range r;
+    size_t last = 0, largest = 0;
+    while ((r = tf__sched_next(&s)).count != 0) {
+        size_t remaining = n - r.start, share = remaining / (2 * 4096);
+        assert_true(r.count <= (share > 20 ? share : 20));
+        if (largest >= 400) /* past the first round's ramp */
+            assert_true(r.count >= (remaining < 20 ? remaining : 20));
+        if (r.count > largest)
+            largest = r.count;
+        last = r.count;
+        tf__sched_observe(&s, r.count, 10e-3 * (double)r.count, 8 * r.count);
+    }
+    assert_true(last <= 20);
+    tf__sched_release(&s);
+    /* At 65,536 workers the floor stays at 0.4 s: 40 tasks of 10 ms. */
+    tf__sched_init(&s, (size_t)65536 * 1000, 0, 65536, 0.002);
+    for (int i = 0; i < 20; i++) { /* the ramp: past 40 a batch */
+        size_t k = tf__sched_next(&s).count;
+        tf__sched_observe(&s, k, 10e-3 * (double)k, 8 * k);
+    }
+    s.next = s.n_tasks - 65536; /* the end: remaining / 2W is 0 */
+    assert_int_equal(tf__sched_next(&s).count, 40);
+    tf__sched_release(&s);
+}
+
 static void test_requeue_lowest_first_and_stop(void **state)
 {
     (void)state;
@@ -176,6 +258,9 @@ int main(void)
         cmocka_unit_test(test_auto_shrinks_when_tasks_slow_down),
         cmocka_unit_test(test_tail_balances),
         cmocka_unit_test(test_result_bytes_bound_batches),
+        cmocka_unit_test(test_batch_time_grows_with_workers),
+        cmocka_unit_test(test_growth_stops_at_what_may_wait),
+        cmocka_unit_test(test_tail_floor_at_thousands_of_workers),
         cmocka_unit_test(test_requeue_lowest_first_and_stop),
         cmocka_unit_test(test_redo_ranges_are_batched),
     };
