@@ -285,10 +285,11 @@ typedef struct tf_options {
      * (-1 = all, -2 = all but one). More workers than CPUs is allowed. */
     int n_jobs;
     /* Tasks per batch; 0 = automatic: batches of about 2 ms of compute,
-     * or W x 0.5 ms with W workers past 4, so that the one thread that
-     * handles every batch (the caller's; MPI's rank 0) stays a small load
-     * at thousands of ranks; smaller at the end of a run, so that workers
-     * finish together. */
+     * or W x 0.5 ms x (1 + W / 2048) with W workers past 4 (while the
+     * results in flight fit in what may wait for delivery), so that the
+     * one thread that handles every batch (the caller's; MPI's rank 0)
+     * stays a small load at thousands of ranks; smaller at the end of a
+     * run, so that workers finish together. */
     size_t batch_size;
     tf_order order;        /* 0 = index order */
     int stop_on_error;     /* 0 = keep going; 1 = stop at the first failure */

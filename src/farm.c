@@ -13,7 +13,8 @@
 /* Compute time a batch should take when its size is automatic: long enough
  * that a lock or a pipe message per batch costs well under 1% of it, short
  * enough that the last batches still balance. With many workers the
- * scheduler makes it longer (sched.c: W x 0.5 ms), for the coordinator. */
+ * scheduler makes it longer (sched.c: W x 0.5 ms x (1 + W / 2048)), for
+ * the coordinator. */
 #define TARGET_BATCH_SECONDS 0.002
 #define MAX_RETRIES 100
 
