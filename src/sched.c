@@ -97,6 +97,19 @@ static size_t min_size(size_t a, size_t b)
     return a < b ? a : b;
 }
 
+/* Tasks per batch by time (s->task_s > 0): the target, or the grown one
+ * as far as a batch per worker in flight fits in what may wait (bigger
+ * batches would stall dispatch behind the slowest one). */
+static double by_time(const tf__sched *s)
+{
+    double base = s->target_s / s->task_s, grown = s->grown_s / s->task_s;
+    if (s->hold_bytes > 0) {
+        double fits = (double)s->hold_bytes / HELD_PER_TASK(s->task_bytes);
+        grown = grown < fits ? grown : fits;
+    }
+    return grown > base ? grown : base;
+}
+
 static size_t auto_size(tf__sched *s, size_t remaining)
 {
     /* Until a batch has come back nothing is known of the tasks: the
@@ -105,15 +118,9 @@ static size_t auto_size(tf__sched *s, size_t remaining)
      * batches of seconds that the whole run then waits for). */
     size_t want = s->last == 0 || !s->seen ? 1 : s->last * 2;
     if (s->task_s > 0) {
-        double by_time = s->target_s / s->task_s;
-        double grown = s->grown_s / s->task_s;
-        if (s->hold_bytes > 0) { /* bigger batches would stall dispatch */
-            double fits = (double)s->hold_bytes / HELD_PER_TASK(s->task_bytes);
-            grown = grown < fits ? grown : fits;
-        }
-        by_time = grown > by_time ? grown : by_time;
-        if (by_time < (double)want)
-            want = by_time < 1 ? 1 : (size_t)by_time;
+        double t = by_time(s);
+        if (t < (double)want)
+            want = t < 1 ? 1 : (size_t)t;
     }
     if (s->task_bytes > 0) {
         double by_bytes = BATCH_BYTES_CAP / s->task_bytes;
