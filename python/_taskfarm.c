@@ -38,6 +38,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -508,19 +509,45 @@ static PyTypeObject FarmType = {
 /* ------------------------------------------------------------------------ */
 
 /* Parallel users write delayed(f)(x) once per task, so its cost is a
- * per-task cost: in C, calling it is one tuple (the interpreter has packed
- * the arguments already). */
+ * per-task cost: in C, and called by vectorcall, so that the interpreter
+ * packs no argument tuple and no format string is parsed; the result is
+ * joblib's own (f, args, kwargs), a new dict each call, since joblib code
+ * may unpack, pickle or change it. */
 typedef struct {
     PyObject_HEAD
     PyObject *function;
+    vectorcallfunc vectorcall;
 } DelayedObject;
 
-static PyObject *Delayed_call(DelayedObject *self, PyObject *args,
-                              PyObject *kw)
+static PyObject *Delayed_vectorcall(PyObject *callable, PyObject *const *argv,
+                                    size_t nargsf, PyObject *kwnames)
 {
-    if (kw == NULL)
-        return Py_BuildValue("(OON)", self->function, args, PyDict_New());
-    return Py_BuildValue("(OOO)", self->function, args, kw);
+    DelayedObject *self = (DelayedObject *)callable;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *args = PyTuple_New(nargs);
+    PyObject *kw = PyDict_New();
+    PyObject *r = PyTuple_New(3);
+    if (args == NULL || kw == NULL || r == NULL)
+        goto fail;
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        Py_INCREF(argv[i]);
+        PyTuple_SET_ITEM(args, i, argv[i]);
+    }
+    Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t i = 0; i < nkw; i++)
+        if (PyDict_SetItem(kw, PyTuple_GET_ITEM(kwnames, i),
+                           argv[nargs + i]) != 0)
+            goto fail;
+    Py_INCREF(self->function);
+    PyTuple_SET_ITEM(r, 0, self->function);
+    PyTuple_SET_ITEM(r, 1, args);
+    PyTuple_SET_ITEM(r, 2, kw);
+    return r;
+fail:
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
+    Py_XDECREF(r);
+    return NULL;
 }
 
 static void Delayed_dealloc(DelayedObject *self)
@@ -547,9 +574,10 @@ static PyTypeObject DelayedType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "taskfarm._taskfarm.Delayed",
     .tp_basicsize = sizeof(DelayedObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = "delayed(f): calling it returns (f, args, kwargs)",
-    .tp_call = (ternaryfunc)Delayed_call,
+    .tp_vectorcall_offset = offsetof(DelayedObject, vectorcall),
+    .tp_call = PyVectorcall_Call,
     .tp_dealloc = (destructor)Delayed_dealloc,
     .tp_getattro = (getattrofunc)Delayed_getattro,
     .tp_repr = (reprfunc)Delayed_repr,
@@ -567,10 +595,121 @@ static PyObject *mod_delayed(PyObject *m, PyObject *function)
             return NULL;
         Py_INCREF(function);
         d->function = function;
+        d->vectorcall = Delayed_vectorcall;
         Py_XSETREF(last_delayed, d);
     }
     Py_INCREF(last_delayed);
     return (PyObject *)last_delayed;
+}
+
+/* take_delayed(iterable) -> (function, mode, items): Parallel's input,
+ * consumed here at C speed. Delayed calls of one function without keywords
+ * (the usual `delayed(f)(x) for x in ...`) become a plain map of f, items
+ * [x, ...] (mode 0), or a starmap, items [args, ...] (mode 1), and each
+ * (f, args, kwargs) triple is dropped as soon as it is read: nothing of it
+ * is kept but x, so its memory is reused by the next one. Anything else
+ * gives (None, 2, [triple, ...]), the items as they came. The cyclic GC is
+ * paused meanwhile: the items kept would otherwise trigger it hundreds of
+ * times for nothing. */
+enum { TAKE_CALL = 0, TAKE_STAR = 1, TAKE_MIXED = 2 };
+
+/* Is item (f, args, {}) with args a tuple? Then *fn, *args. */
+static int plain_call(PyObject *item, PyObject **fn, PyObject **args)
+{
+    if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 3)
+        return 0;
+    PyObject *a = PyTuple_GET_ITEM(item, 1), *kw = PyTuple_GET_ITEM(item, 2);
+    if (!PyTuple_Check(a))
+        return 0;
+    if (!PyDict_CheckExact(kw) || PyDict_GET_SIZE(kw) != 0)
+        return 0;
+    *fn = PyTuple_GET_ITEM(item, 0);
+    *args = a;
+    return 1;
+}
+
+/* The kept items of function fn in `mode` back as triples (fn, args, {}),
+ * or as 1-tuples (x,) for TAKE_STAR. */
+static int take_widen(PyObject *items, PyObject *fn, int mode, int to)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *e = PyList_GET_ITEM(items, i);
+        PyObject *args = mode == TAKE_CALL ? PyTuple_Pack(1, e) : e;
+        if (args == NULL)
+            return -1;
+        if (mode != TAKE_CALL)
+            Py_INCREF(args);
+        PyObject *w = args;
+        if (to == TAKE_MIXED) {
+            PyObject *kw = PyDict_New();
+            w = kw != NULL ? PyTuple_Pack(3, fn, args, kw) : NULL;
+            Py_XDECREF(kw);
+            Py_DECREF(args);
+            if (w == NULL)
+                return -1;
+        }
+        PyList_SET_ITEM(items, i, w); /* steals w, e released below */
+        Py_DECREF(e);
+    }
+    return 0;
+}
+
+static int take_one(PyObject *items, PyObject *item, PyObject **first,
+                    int *mode)
+{
+    PyObject *fn, *args;
+    if (*mode != TAKE_MIXED && plain_call(item, &fn, &args) &&
+        (*first == NULL || fn == *first)) {
+        if (*first == NULL) {
+            Py_INCREF(fn);
+            *first = fn;
+        }
+        if (*mode == TAKE_CALL && PyTuple_GET_SIZE(args) == 1)
+            return PyList_Append(items, PyTuple_GET_ITEM(args, 0));
+        if (*mode == TAKE_CALL) {
+            if (take_widen(items, *first, TAKE_CALL, TAKE_STAR) != 0)
+                return -1;
+            *mode = TAKE_STAR;
+        }
+        return PyList_Append(items, args);
+    }
+    if (*mode != TAKE_MIXED) {
+        if (*first != NULL &&
+            take_widen(items, *first, *mode, TAKE_MIXED) != 0)
+            return -1;
+        *mode = TAKE_MIXED;
+    }
+    return PyList_Append(items, item);
+}
+
+static PyObject *mod_take_delayed(PyObject *m, PyObject *iterable)
+{
+    (void)m;
+    PyObject *it = PyObject_GetIter(iterable);
+    if (it == NULL)
+        return NULL;
+    PyObject *items = PyList_New(0), *first = NULL, *item;
+    int mode = TAKE_CALL, gc_was = PyGC_Disable();
+    while (items != NULL && (item = PyIter_Next(it)) != NULL) {
+        int rc = take_one(items, item, &first, &mode);
+        Py_DECREF(item);
+        if (rc != 0)
+            Py_CLEAR(items);
+    }
+    if (gc_was)
+        PyGC_Enable();
+    Py_DECREF(it);
+    if (items == NULL || PyErr_Occurred()) {
+        Py_XDECREF(items);
+        Py_XDECREF(first);
+        return NULL;
+    }
+    if (first == NULL || mode == TAKE_MIXED) {
+        Py_XDECREF(first);
+        first = Py_NewRef(Py_None);
+        mode = TAKE_MIXED;
+    }
+    return Py_BuildValue("NiN", first, mode, items);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -670,6 +809,9 @@ static PyMethodDef mod_methods[] = {
     {"call_each", mod_call_each, METH_VARARGS,
      "call_each(call, items, values, marks, slot, mark): values += "
      "[call(x) ...], noting each item's place in marks[slot]"},
+    {"take_delayed", mod_take_delayed, METH_O,
+     "take_delayed(iterable) -> (function, mode, items): delayed calls of "
+     "one function as a map (0) or starmap (1) of it, else (None, 2, list)"},
     {"delayed", mod_delayed, METH_O,
      "delayed(f)(*args, **kwargs) -> (f, args, kwargs), as joblib's"},
     {"cpus", mod_cpus, METH_NOARGS,

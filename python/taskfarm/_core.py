@@ -29,7 +29,6 @@ import functools
 import hashlib
 import itertools
 import mmap
-import operator
 import os
 import pickle
 import signal
@@ -53,8 +52,6 @@ _MAX_CHUNK = 1024
 # number (23 bits), the chunk's (24) and the item's (16, _MAX_CHUNK fits);
 # a run's chunks in flight are a few per worker, so they do not share one.
 _MARK_SLOTS = 1 << 14
-_FIRST, _SECOND, _THIRD = (operator.itemgetter(0), operator.itemgetter(1),
-                           operator.itemgetter(2))
 _TARGET_CHUNK_SECONDS = 0.02
 
 
@@ -552,8 +549,8 @@ def _journal_key(fn, mode, items, k, key):
 
 def _materialize(iterable):
     """list(iterable) without the cyclic GC, which a generator of 100,000
-    delayed calls (a tuple and a dict each, all kept) would otherwise run
-    hundreds of times for nothing."""
+    new objects, all kept, would otherwise run hundreds of times for
+    nothing."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -569,7 +566,7 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
     completion order."""
     if errors not in ("raise", "collect"):
         raise ValueError("errors must be 'raise' or 'collect'")
-    items = items if isinstance(items, list) else _materialize(items)
+    fn, mode, items = _take(fn, mode, items)
     n = len(items)
     if n == 0:
         return []
@@ -581,7 +578,6 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
         k = max(1, min(_MAX_CHUNK, n // 1024))
     else:
         k = _auto_chunk(n, farm.workers, farm.cpus)
-    name_of = fn
     fn, mode, items = _travelling(farm, fn, mode, items)
     results = [None] * n if ordered else []
     failed = []  # (the task's index, its place in results)
@@ -598,9 +594,7 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
         return False
 
     run = _Run(farm, fn, mode, items, k, lambda p: p, stop_first, on_values)
-    # Parallel's function is known after _travelling only: fn then.
-    jkey = (_journal_key(fn if name_of is None else name_of, mode, items, k,
-                         key) if journal else b"")
+    jkey = _journal_key(fn, mode, items, k, key) if journal else b""
     run.run(journal=journal, key=jkey, progress=progress)
     if run.failed is not None:
         raise run.failed[1]
@@ -609,23 +603,23 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
     return results
 
 
-def _travelling(farm, fn, mode, items):
-    """(fn, mode, items) in a form that reaches the workers. Delayed items
-    that all call one function without keywords (Parallel's usual
-    `delayed(f)(x) for x in ...`) become a plain map of f, whose chunks
-    pickle and run as cheaply as Pool's; the checks run at C speed."""
-    if mode == _MODE_DELAYED and items:
-        first = items[0][0]
-        if all(map(operator.is_, itertools.repeat(first),
-                   map(_FIRST, items))) and \
-                not any(map(_THIRD, items)):
-            args = list(map(_SECOND, items))
-            if all(map((1).__eq__, map(len, args))):
-                return farm.by_fork(first), _MODE_CALL, list(map(_FIRST, args))
-            return farm.by_fork(first), _MODE_STAR, args
-        return None, mode, farm.by_fork_items(items)
+def _take(fn, mode, iterable):
+    """(fn, mode, items) with the items in a list. Delayed calls are read
+    in C (take_delayed): those that all call one function without keywords
+    (Parallel's usual `delayed(f)(x) for x in ...`) become a plain map of
+    f, whose chunks pickle and run as cheaply as Pool's, and each (f, args,
+    kwargs) triple is dropped as soon as it is read."""
     if mode == _MODE_DELAYED:
-        return None, mode, items
+        return _c.take_delayed(iterable)
+    return fn, mode, (iterable if isinstance(iterable, list)
+                      else _materialize(iterable))
+
+
+def _travelling(farm, fn, mode, items):
+    """(fn, mode, items) in a form that reaches the workers: functions that
+    do not pickle go by the fork (by_fork)."""
+    if mode == _MODE_DELAYED:
+        return None, mode, farm.by_fork_items(items)
     return farm.by_fork(fn), mode, items
 
 
@@ -672,10 +666,11 @@ def _run_iter(farm, fn, mode, iterable, *, ordered=True, journal=None,
     seg_chunks = 1024 if journal is not None else 16 * farm.workers
     base = 0
     for seg in itertools.count():
-        items = list(itertools.islice(it, k * seg_chunks))
+        seg_fn, seg_mode, items = _take(fn, mode, itertools.islice(
+            it, k * seg_chunks))
         if not items:
             return
-        seg_fn, seg_mode, items = _travelling(farm, fn, mode, items)
+        seg_fn, seg_mode, items = _travelling(farm, seg_fn, seg_mode, items)
         out = []
 
         def on_values(lo, values, failures, out=out):

@@ -366,6 +366,76 @@ def test_parallel_raises_the_first_failure_at_once():
     assert time.monotonic() - t0 < 5  # not the 9 s the rest would take
 
 
+def add(*args, k=0):
+    return sum(args) + k
+
+
+def test_delayed_gives_joblibs_triple_with_a_dict_of_its_own():
+    joblib = pytest.importorskip("joblib")
+    f, args, kwargs = delayed(add)(1, 2, k=3)
+    assert (f, args, kwargs) == (add, (1, 2), {"k": 3})
+    assert type(delayed(add)(1)) is tuple and type(kwargs) is dict
+    one, two = delayed(add)(1), delayed(add)(2)
+    assert one == (add, (1,), {}) and one[2] is not two[2]
+    one[2]["k"] = 10  # joblib code may change it: the next call's is fresh
+    assert delayed(add)(1)[2] == {}
+    assert pickle.loads(pickle.dumps(delayed(add)(4, k=1))) == (
+        add, (4,), {"k": 1})
+    assert delayed(add).__name__ == "add"  # joblib reads the function's
+    # taskfarm's delayed in joblib's own Parallel, and joblib's in ours
+    assert joblib.Parallel(n_jobs=2)(delayed(add)(i, k=1) for i in range(5)
+                                     ) == [1, 2, 3, 4, 5]
+    assert Parallel(n_jobs=2)(joblib.delayed(add)(i, k=1) for i in range(5)
+                              ) == [1, 2, 3, 4, 5]
+
+
+def test_parallel_takes_any_mix_of_delayed_calls_in_order():
+    # one function, one argument, until more arguments, other functions,
+    # keywords and lists for tuples turn up
+    calls = ([delayed(add)(i) for i in range(40)] +
+             [delayed(add)(i, 1) for i in range(40)] +
+             [delayed(square)(i) for i in range(40)] +
+             [delayed(add)(i, k=2) for i in range(40)] +
+             [[add, [i, 3], {}] for i in range(40)] + [(square, (5,), {})])
+    want = ([i for i in range(40)] + [i + 1 for i in range(40)] +
+            [i * i for i in range(40)] + [i + 2 for i in range(40)] +
+            [i + 3 for i in range(40)] + [25])
+    assert Parallel(n_jobs=2)(iter(calls)) == want
+    assert Parallel(n_jobs=2)(c for c in calls[40:80]) == want[40:80]
+    assert Parallel(n_jobs=2)(iter(calls[:40] + calls[80:120])) == (
+        want[:40] + want[80:120])
+    assert list(Parallel(n_jobs=2, return_as="generator")(iter(calls))) == want
+
+
+def test_parallel_raises_what_the_callers_generator_raises():
+    def calls():
+        yield from (delayed(square)(i) for i in range(100))
+        raise KeyError("the generator broke")
+    with pytest.raises(KeyError, match="the generator broke"):
+        Parallel(n_jobs=2)(calls())
+    with Parallel(n_jobs=2) as parallel:  # the pool still works after it
+        with pytest.raises(KeyError):
+            parallel(calls())
+        assert parallel(delayed(square)(i) for i in range(3)) == [0, 1, 4]
+
+
+def test_parallel_keeps_no_delayed_call_while_it_reads_them():
+    # delayed(f)(x) is a tuple, an argument tuple and a dict: about 250
+    # bytes that Parallel must not keep for each of the caller's calls.
+    import tracemalloc
+    n = 200000
+    with Parallel(n_jobs=1) as parallel:
+        parallel(delayed(abs)(i) for i in range(10))  # the workers exist
+        tracemalloc.start()
+        try:
+            got = parallel(delayed(abs)(i % 200) for i in range(n))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert got == [i % 200 for i in range(n)]
+    assert peak / n < 100, "%.0f bytes per task" % (peak / n)
+
+
 def test_pool_drop_in_on_the_tutorials_code():
     import multiprocessing
     my_values = range(5000, 5100)
