@@ -37,6 +37,7 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,6 +61,10 @@ typedef struct {
     /* The process that made the farm: a forked worker holds a copy of
      * every farm object of its parent, whose workers are not its own. */
     pid_t owner;
+    /* The caller's CPUs, which an unpinned worker gets back: the engine
+     * pins worker i to CPU i when there are enough. */
+    int unpin;
+    cpu_set_t cpus;
 } FarmObject;
 
 /* The worker side: the farm this process works for, and its thread state
@@ -78,6 +83,8 @@ static int worker_start(void *user, int worker)
     (void)worker;
     FarmObject *f = user;
     child.farm = f;
+    if (f->unpin)
+        (void)sched_setaffinity(0, sizeof f->cpus, &f->cpus); /* best effort */
     PyThreadState_Swap(f->fork_ts);
     PyOS_AfterFork_Child(); /* now holds the GIL */
     int rc = 0;
@@ -391,18 +398,20 @@ static void close_farm(FarmObject *self)
 static int Farm_init(FarmObject *self, PyObject *args, PyObject *kw)
 {
     static char *names[] = {"worker", "n_jobs", "timeout", "retries", "grace",
-                            "init", "progress_interval", NULL};
+                            "init", "progress_interval", "pinned", NULL};
     PyObject *worker, *init = Py_None;
-    int n_jobs = 0, retries = 0;
+    int n_jobs = 0, retries = 0, pinned = 1;
     double timeout = 0.0, grace = 0.0, interval = 0.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|ididOd", names, &worker,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|ididOdp", names, &worker,
                                      &n_jobs, &timeout, &retries, &grace,
-                                     &init, &interval))
+                                     &init, &interval, &pinned))
         return -1;
     if (self->farm != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Farm already initialised");
         return -1;
     }
+    self->unpin = !pinned &&
+                  sched_getaffinity(0, sizeof self->cpus, &self->cpus) == 0;
     Py_INCREF(worker);
     Py_XSETREF(self->worker, worker);
     Py_INCREF(init);
@@ -495,7 +504,7 @@ static PyTypeObject FarmType = {
     .tp_basicsize = sizeof(FarmObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Farm(worker, n_jobs=0, timeout=0.0, retries=0, grace=0.0, "
-              "init=None): forked worker processes that call worker(bytes) "
+              "init=None, progress_interval=0.0, pinned=True): forked worker processes that call worker(bytes) "
               "-> bytes",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Farm_init,

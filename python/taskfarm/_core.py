@@ -274,10 +274,18 @@ def _warn_threads(stacklevel):
 
 
 class Farm:
-    """One set of forked workers with fixed options, for many calls."""
+    """One set of forked workers with fixed options, for many calls.
+
+    The workers may run on every CPU the caller may (pinned=False), as
+    Pool's and joblib's do, not each on one CPU as the engine pins them
+    when there are enough: a pinned worker that shares its CPU with any
+    other process (the caller itself, another job on the node) cannot move
+    to an idle one, and its chunk ends the run late while another worker
+    idles; the gap between the workers' ends, measured in bench/README.md,
+    was several times larger pinned."""
 
     def __init__(self, n_jobs=-1, timeout=None, retries=0, grace=None,
-                 initializer=None, initargs=()):
+                 initializer=None, initargs=(), pinned=False):
         if n_jobs is None:
             n_jobs = -1
         self.timeout = float(timeout or 0.0)
@@ -290,7 +298,8 @@ class Farm:
         self._runs = 0
         self._c = _c.Farm(functools.partial(_work, self.marks), int(n_jobs),
                           self.timeout, self.retries,
-                          float(grace), _worker_init(initializer, initargs))
+                          float(grace), _worker_init(initializer, initargs),
+                          pinned=pinned)
         self.started = False
         self.cpus = _c.cpus()[0]
         self._by_id = {}
@@ -391,6 +400,22 @@ def _auto_chunk(n, workers, cpus):
     return max(1, min(_MAX_CHUNK, n // (min(workers, cpus) * 8)))
 
 
+def _tapered_starts(n, k, workers):
+    """Chunk starts for n items: chunks of k, then, over the last
+    2 x workers x k items, each a (2 x workers)th of what is left, down to
+    k / 16. Each worker holds a running and a queued chunk, and the queued
+    one is not taken back when another worker runs dry: with even chunks
+    the run ended with one worker idle for up to a chunk (a worker slowed
+    by other load, or by tasks that cost more towards the end); small last
+    chunks bound that wait, for about 5 x workers more chunks (10 more of
+    98 for 100,000 items on 2)."""
+    starts, lo, least = [0], 0, max(1, k // 16)
+    while lo < n:
+        lo = min(n, lo + max(least, min(k, -(-(n - lo) // (2 * workers)))))
+        starts.append(lo)
+    return starts
+
+
 class _Progress:
     def __init__(self, n_items, n_chunks):
         self.scale = n_items / max(1, n_chunks)
@@ -409,23 +434,33 @@ class _Run:
     or None (a true return stops the run); the chunks whose worker died are
     blamed on the item their mark names, and their other items run again
     one per task (all of them where there is no mark). index_of(position)
-    is the caller's index of an item, for errors."""
+    is the caller's index of an item, for errors. The chunks hold k items
+    each, or start where `starts` says (the last entry: len(items))."""
 
     def __init__(self, farm, fn, mode, items, k, index_of, stop_first,
-                 on_values):
+                 on_values, starts=None):
         self.farm, self.fn, self.mode, self.items, self.k = (farm, fn, mode,
                                                              items, k)
+        self.starts = starts
         self.index_of = index_of
-        self.n_chunks = (len(items) + k - 1) // k
+        self.n_chunks = ((len(items) + k - 1) // k if starts is None
+                         else len(starts) - 1)
         self.stop_first = stop_first
         self.on_values = on_values
         self.failed = None      # (position, exception) that stopped the run
         self.redo = []          # positions of items to run again
         self.number = farm.new_run()
 
-    def get_input(self, c):
+    def _span(self, c):
+        """Chunk c's items: positions lo..hi-1."""
+        if self.starts is not None:
+            return self.starts[c], self.starts[c + 1]
         lo = c * self.k
-        return _pickle_chunk(self.fn, self.mode, self.items[lo:lo + self.k],
+        return lo, min(lo + self.k, len(self.items))
+
+    def get_input(self, c):
+        lo, hi = self._span(c)
+        return _pickle_chunk(self.fn, self.mode, self.items[lo:hi],
                              self.farm.retries, self.index_of(lo),
                              _mark_of(self.number, c))
 
@@ -437,10 +472,11 @@ class _Run:
             stop = True
         return stop
 
-    def _unpickling_failed(self, lo, e):
+    def _unpickling_failed(self, c, e):
         """The chunk's results pickled in the worker but do not unpickle
         here: each of its items gets a PicklingError naming the chunk."""
-        n = min(self.k, len(self.items) - lo)
+        lo, hi = self._span(c)
+        n = hi - lo
         first, last = self.index_of(lo), self.index_of(lo + n - 1)
         what = ("the result of task %d" % first if n == 1 else
                 "the results of tasks %d..%d (one chunk)" % (first, last))
@@ -454,11 +490,11 @@ class _Run:
         return self._deliver(lo, list(failures.values()), failures)
 
     def on_result(self, c, data):
-        lo = c * self.k
+        lo = self.starts[c] if self.starts is not None else c * self.k
         try:
             values, errors = pickle.loads(data)
         except Exception as e:
-            return self._unpickling_failed(lo, e)
+            return self._unpickling_failed(c, e)
         failures = None
         if errors:
             failures = {lo + j: _exception_for(self.index_of(lo + j), p)
@@ -475,8 +511,8 @@ class _Run:
         return j if 0 <= j < n else None
 
     def on_error(self, c, kind, code, attempts, message):
-        lo = c * self.k
-        n = min(self.k, len(self.items) - lo)
+        lo, hi = self._span(c)
+        n = hi - lo
         if n > 1 and kind != _FAIL_TIMEOUT:
             j = self._died_at(c, n)
             self.redo.extend(p for p in range(lo, lo + n)
@@ -570,6 +606,7 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
     n = len(items)
     if n == 0:
         return []
+    starts = None
     if farm.timeout:
         k = 1
     elif chunksize:
@@ -578,6 +615,7 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
         k = max(1, min(_MAX_CHUNK, n // 1024))
     else:
         k = _auto_chunk(n, farm.workers, farm.cpus)
+        starts = _tapered_starts(n, k, min(farm.workers, farm.cpus))
     fn, mode, items = _travelling(farm, fn, mode, items)
     results = [None] * n if ordered else []
     failed = []  # (the task's index, its place in results)
@@ -593,7 +631,8 @@ def run_list(farm, fn, mode, items, *, ordered=True, journal=None, key=None,
             results.extend(values)
         return False
 
-    run = _Run(farm, fn, mode, items, k, lambda p: p, stop_first, on_values)
+    run = _Run(farm, fn, mode, items, k, lambda p: p, stop_first, on_values,
+               starts)
     jkey = _journal_key(fn, mode, items, k, key) if journal else b""
     run.run(journal=journal, key=jkey, progress=progress)
     if run.failed is not None:

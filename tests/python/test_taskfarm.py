@@ -436,6 +436,42 @@ def test_parallel_keeps_no_delayed_call_while_it_reads_them():
     assert peak / n < 100, "%.0f bytes per task" % (peak / n)
 
 
+def test_workers_may_run_on_every_cpu_of_the_caller():
+    # not one CPU each, as the engine pins them: a pinned worker that
+    # shares its CPU with another process cannot move to an idle one
+    mine = os.sched_getaffinity(0)
+    got = Parallel(n_jobs=2)(delayed(os.sched_getaffinity)(0)
+                             for _ in range(8))
+    assert got == [mine] * 8
+    with Pool(min(2, len(mine))) as p:
+        assert p.map(os.sched_getaffinity, [0] * 4) == [mine] * 4
+
+
+@pytest.mark.parametrize("n,k,workers", [(2000, 125, 2), (100000, 1024, 2),
+                                         (7, 1, 2), (5000, 156, 4),
+                                         (33, 2, 1)])
+def test_the_last_chunks_of_a_run_are_small(n, k, workers):
+    from taskfarm._core import _tapered_starts
+    starts = _tapered_starts(n, k, workers)
+    sizes = [b - a for a, b in zip(starts, starts[1:])]
+    assert starts[0] == 0 and starts[-1] == n and min(sizes) >= 1
+    assert max(sizes) <= k and sizes == sorted(sizes, reverse=True)[
+        :len(sizes) - 1] + sizes[-1:]  # non-increasing but the remainder
+    if k >= 16:  # a queued last chunk is at most k / 16 items, not k
+        assert max(sizes[-2 * workers:]) <= k // 16 + 1
+    assert len(sizes) <= 2 * -(-n // k) + 2  # at most about twice as many
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 250, 1999, 2000, 4097])
+def test_tapered_chunks_deliver_every_item_in_place(n):
+    values = list(range(n))
+    assert taskfarm.map(square, values, 2) == [x * x for x in values]
+    assert sorted(taskfarm.map(square, values, 2, ordered=False)) == sorted(
+        x * x for x in values)
+    assert Parallel(n_jobs=2)(delayed(square)(x) for x in values) == [
+        x * x for x in values]
+
+
 def test_pool_drop_in_on_the_tutorials_code():
     import multiprocessing
     my_values = range(5000, 5100)
