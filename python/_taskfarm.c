@@ -518,10 +518,194 @@ static PyTypeObject FarmType = {
 /* ------------------------------------------------------------------------ */
 
 /* Parallel users write delayed(f)(x) once per task, so its cost is a
- * per-task cost: in C, and called by vectorcall, so that the interpreter
- * packs no argument tuple and no format string is parsed; the result is
- * joblib's own (f, args, kwargs), a new dict each call, since joblib code
- * may unpack, pickle or change it. */
+ * per-task cost: in C, called by vectorcall (the interpreter packs no
+ * argument tuple), and what it returns is one object, a Call, not
+ * joblib's tuple of a function, an argument tuple and a dict: a Call is
+ * that triple for everything joblib code does with it (unpack, index,
+ * len, iterate, compare with a tuple, repr; it pickles as the tuple
+ * itself), but it makes the argument tuple and the dict only when they are
+ * asked for, once (a change to the dict stays), and take_delayed reads the
+ * arguments without making either. Three allocations and three frees per
+ * task became one. What it is not: a tuple (isinstance(c, tuple) is
+ * false; tuple(c) is the triple). */
+typedef struct {
+    PyObject_VAR_HEAD      /* ob_size: positional arguments + keywords */
+    PyObject *function;
+    PyObject *kwnames;     /* the keywords' names (the call site's), or NULL */
+    PyObject *args;        /* the argument tuple, once asked for */
+    PyObject *kwargs;      /* the keyword dict, once asked for */
+    PyObject *argv[1];     /* the positional arguments, then keyword values */
+} CallObject;
+
+static PyTypeObject CallType;
+
+static Py_ssize_t call_nargs(const CallObject *c)
+{
+    return Py_SIZE(c) - (c->kwnames != NULL ? PyTuple_GET_SIZE(c->kwnames) : 0);
+}
+
+/* The argument tuple (borrowed), made on first use. */
+static PyObject *call_args(CallObject *c)
+{
+    if (c->args == NULL) {
+        Py_ssize_t n = call_nargs(c);
+        PyObject *t = PyTuple_New(n);
+        if (t == NULL)
+            return NULL;
+        for (Py_ssize_t i = 0; i < n; i++)
+            PyTuple_SET_ITEM(t, i, Py_NewRef(c->argv[i]));
+        c->args = t;
+    }
+    return c->args;
+}
+
+/* The keyword dict (borrowed), made on first use. */
+static PyObject *call_kwargs(CallObject *c)
+{
+    if (c->kwargs == NULL) {
+        PyObject *d = PyDict_New();
+        Py_ssize_t nargs = call_nargs(c);
+        for (Py_ssize_t i = 0; d != NULL && i < Py_SIZE(c) - nargs; i++)
+            if (PyDict_SetItem(d, PyTuple_GET_ITEM(c->kwnames, i),
+                               c->argv[nargs + i]) != 0)
+                Py_CLEAR(d);
+        c->kwargs = d;
+    }
+    return c->kwargs;
+}
+
+/* (function, args, kwargs), a new tuple. */
+static PyObject *call_tuple(CallObject *c)
+{
+    PyObject *a = call_args(c), *k = a != NULL ? call_kwargs(c) : NULL;
+    return k != NULL ? PyTuple_Pack(3, c->function, a, k) : NULL;
+}
+
+static Py_ssize_t Call_len(PyObject *self)
+{
+    (void)self;
+    return 3;
+}
+
+static PyObject *Call_item(PyObject *self, Py_ssize_t i)
+{
+    CallObject *c = (CallObject *)self;
+    PyObject *r = i == 0   ? c->function
+                  : i == 1 ? call_args(c)
+                  : i == 2 ? call_kwargs(c)
+                           : NULL;
+    if (r == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_IndexError, "tuple index out of range");
+    return Py_XNewRef(r);
+}
+
+static PyObject *Call_subscript(PyObject *self, PyObject *key)
+{
+    if (PyIndex_Check(key)) {
+        Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+        if (i == -1 && PyErr_Occurred())
+            return NULL;
+        return Call_item(self, i < 0 ? i + 3 : i);
+    }
+    PyObject *t = call_tuple((CallObject *)self); /* slices: the tuple's */
+    PyObject *r = t != NULL ? PyObject_GetItem(t, key) : NULL;
+    Py_XDECREF(t);
+    return r;
+}
+
+static PyObject *Call_richcompare(PyObject *self, PyObject *other, int op)
+{
+    if (!PyTuple_Check(other) && !Py_IS_TYPE(other, &CallType))
+        Py_RETURN_NOTIMPLEMENTED;
+    PyObject *a = call_tuple((CallObject *)self);
+    PyObject *b = Py_IS_TYPE(other, &CallType)
+                      ? call_tuple((CallObject *)other) : Py_NewRef(other);
+    PyObject *r = a != NULL && b != NULL ? PyObject_RichCompare(a, b, op)
+                                         : NULL;
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return r;
+}
+
+static PyObject *Call_repr(PyObject *self)
+{
+    PyObject *t = call_tuple((CallObject *)self);
+    PyObject *r = t != NULL ? PyObject_Repr(t) : NULL;
+    Py_XDECREF(t);
+    return r;
+}
+
+static PyObject *Call_reduce(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *t = call_tuple((CallObject *)self);
+    return t != NULL ? Py_BuildValue("(O(N))", &PyTuple_Type, t) : NULL;
+}
+
+static int Call_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    CallObject *c = (CallObject *)self;
+    Py_VISIT(c->function);
+    Py_VISIT(c->kwnames);
+    Py_VISIT(c->args);
+    Py_VISIT(c->kwargs);
+    for (Py_ssize_t i = 0; i < Py_SIZE(c); i++)
+        Py_VISIT(c->argv[i]);
+    return 0;
+}
+
+static int Call_clear(PyObject *self)
+{
+    CallObject *c = (CallObject *)self;
+    Py_CLEAR(c->function);
+    Py_CLEAR(c->kwnames);
+    Py_CLEAR(c->args);
+    Py_CLEAR(c->kwargs);
+    for (Py_ssize_t i = 0; i < Py_SIZE(c); i++)
+        Py_CLEAR(c->argv[i]);
+    return 0;
+}
+
+static void Call_dealloc(PyObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    Call_clear(self);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PySequenceMethods Call_as_sequence = {
+    .sq_length = Call_len,
+    .sq_item = Call_item,
+};
+
+static PyMappingMethods Call_as_mapping = {
+    .mp_length = Call_len,
+    .mp_subscript = Call_subscript,
+};
+
+static PyMethodDef Call_methods[] = {
+    {"__reduce__", Call_reduce, METH_NOARGS, "pickles as (f, args, kwargs)"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject CallType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "taskfarm._taskfarm.Call",
+    .tp_basicsize = offsetof(CallObject, argv),
+    .tp_itemsize = sizeof(PyObject *),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "delayed(f)(*args, **kwargs): (f, args, kwargs) as joblib's, "
+              "its tuple and dict made when asked for",
+    .tp_dealloc = Call_dealloc,
+    .tp_traverse = Call_traverse,
+    .tp_clear = Call_clear,
+    .tp_as_sequence = &Call_as_sequence,
+    .tp_as_mapping = &Call_as_mapping,
+    .tp_richcompare = Call_richcompare,
+    .tp_hash = PyObject_HashNotImplemented,
+    .tp_repr = Call_repr,
+    .tp_methods = Call_methods,
+};
+
 typedef struct {
     PyObject_HEAD
     PyObject *function;
@@ -532,31 +716,18 @@ static PyObject *Delayed_vectorcall(PyObject *callable, PyObject *const *argv,
                                     size_t nargsf, PyObject *kwnames)
 {
     DelayedObject *self = (DelayedObject *)callable;
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    PyObject *args = PyTuple_New(nargs);
-    PyObject *kw = PyDict_New();
-    PyObject *r = PyTuple_New(3);
-    if (args == NULL || kw == NULL || r == NULL)
-        goto fail;
-    for (Py_ssize_t i = 0; i < nargs; i++) {
-        Py_INCREF(argv[i]);
-        PyTuple_SET_ITEM(args, i, argv[i]);
-    }
     Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
-    for (Py_ssize_t i = 0; i < nkw; i++)
-        if (PyDict_SetItem(kw, PyTuple_GET_ITEM(kwnames, i),
-                           argv[nargs + i]) != 0)
-            goto fail;
-    Py_INCREF(self->function);
-    PyTuple_SET_ITEM(r, 0, self->function);
-    PyTuple_SET_ITEM(r, 1, args);
-    PyTuple_SET_ITEM(r, 2, kw);
-    return r;
-fail:
-    Py_XDECREF(args);
-    Py_XDECREF(kw);
-    Py_XDECREF(r);
-    return NULL;
+    Py_ssize_t n = PyVectorcall_NARGS(nargsf) + nkw;
+    CallObject *c = PyObject_GC_NewVar(CallObject, &CallType, n);
+    if (c == NULL)
+        return NULL;
+    c->function = Py_NewRef(self->function);
+    c->kwnames = nkw > 0 ? Py_NewRef(kwnames) : NULL;
+    c->args = c->kwargs = NULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        c->argv[i] = Py_NewRef(argv[i]);
+    PyObject_GC_Track(c);
+    return (PyObject *)c;
 }
 
 static void Delayed_dealloc(DelayedObject *self)
@@ -584,7 +755,7 @@ static PyTypeObject DelayedType = {
     .tp_name = "taskfarm._taskfarm.Delayed",
     .tp_basicsize = sizeof(DelayedObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_doc = "delayed(f): calling it returns (f, args, kwargs)",
+    .tp_doc = "delayed(f): calling it returns (f, args, kwargs), a Call",
     .tp_vectorcall_offset = offsetof(DelayedObject, vectorcall),
     .tp_call = PyVectorcall_Call,
     .tp_dealloc = (destructor)Delayed_dealloc,
@@ -615,16 +786,36 @@ static PyObject *mod_delayed(PyObject *m, PyObject *function)
  * consumed here at C speed. Delayed calls of one function without keywords
  * (the usual `delayed(f)(x) for x in ...`) become a plain map of f, items
  * [x, ...] (mode 0), or a starmap, items [args, ...] (mode 1), and each
- * (f, args, kwargs) triple is dropped as soon as it is read: nothing of it
- * is kept but x, so its memory is reused by the next one. Anything else
- * gives (None, 2, [triple, ...]), the items as they came. The cyclic GC is
+ * call (a Call, or a tuple (f, args, kwargs)) is dropped as soon as it is
+ * read: nothing of it is kept but x, so its memory is reused by the next
+ * one. Anything else gives (None, 2, [call, ...]), the items as they
+ * came. The cyclic GC is
  * paused meanwhile: the items kept would otherwise trigger it hundreds of
  * times for nothing. */
 enum { TAKE_CALL = 0, TAKE_STAR = 1, TAKE_MIXED = 2 };
 
-/* Is item (f, args, {}) with args a tuple? Then *fn, *args. */
-static int plain_call(PyObject *item, PyObject **fn, PyObject **args)
+/* A delayed call without keywords, read without making anything: a Call,
+ * or a tuple (f, args, {}) with args a tuple. */
+typedef struct {
+    PyObject *fn;
+    PyObject *const *argv;
+    Py_ssize_t nargs;
+    PyObject *item;
+} plain;
+
+static int plain_call(PyObject *item, plain *p)
 {
+    p->item = item;
+    if (Py_IS_TYPE(item, &CallType)) {
+        CallObject *c = (CallObject *)item;
+        if (c->kwnames != NULL ||
+            (c->kwargs != NULL && PyDict_GET_SIZE(c->kwargs) != 0))
+            return 0;
+        p->fn = c->function;
+        p->argv = c->argv;
+        p->nargs = Py_SIZE(c);
+        return 1;
+    }
     if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 3)
         return 0;
     PyObject *a = PyTuple_GET_ITEM(item, 1), *kw = PyTuple_GET_ITEM(item, 2);
@@ -632,9 +823,17 @@ static int plain_call(PyObject *item, PyObject **fn, PyObject **args)
         return 0;
     if (!PyDict_CheckExact(kw) || PyDict_GET_SIZE(kw) != 0)
         return 0;
-    *fn = PyTuple_GET_ITEM(item, 0);
-    *args = a;
+    p->fn = PyTuple_GET_ITEM(item, 0);
+    p->argv = &PyTuple_GET_ITEM(a, 0);
+    p->nargs = PyTuple_GET_SIZE(a);
     return 1;
+}
+
+/* Its argument tuple (borrowed). */
+static PyObject *plain_args(const plain *p)
+{
+    return Py_IS_TYPE(p->item, &CallType) ? call_args((CallObject *)p->item)
+                                          : PyTuple_GET_ITEM(p->item, 1);
 }
 
 /* The kept items of function fn in `mode` back as triples (fn, args, {}),
@@ -666,15 +865,16 @@ static int take_widen(PyObject *items, PyObject *fn, int mode, int to)
 static int take_one(PyObject *items, PyObject *item, PyObject **first,
                     int *mode)
 {
-    PyObject *fn, *args;
-    if (*mode != TAKE_MIXED && plain_call(item, &fn, &args) &&
-        (*first == NULL || fn == *first)) {
-        if (*first == NULL) {
-            Py_INCREF(fn);
-            *first = fn;
-        }
-        if (*mode == TAKE_CALL && PyTuple_GET_SIZE(args) == 1)
-            return PyList_Append(items, PyTuple_GET_ITEM(args, 0));
+    plain p;
+    if (*mode != TAKE_MIXED && plain_call(item, &p) &&
+        (*first == NULL || p.fn == *first)) {
+        if (*first == NULL)
+            *first = Py_NewRef(p.fn);
+        if (*mode == TAKE_CALL && p.nargs == 1)
+            return PyList_Append(items, p.argv[0]);
+        PyObject *args = plain_args(&p);
+        if (args == NULL)
+            return -1;
         if (*mode == TAKE_CALL) {
             if (take_widen(items, *first, TAKE_CALL, TAKE_STAR) != 0)
                 return -1;
@@ -839,7 +1039,8 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_taskfarm",
 
 PyMODINIT_FUNC PyInit__taskfarm(void)
 {
-    if (PyType_Ready(&FarmType) < 0 || PyType_Ready(&DelayedType) < 0)
+    if (PyType_Ready(&FarmType) < 0 || PyType_Ready(&DelayedType) < 0 ||
+        PyType_Ready(&CallType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

@@ -370,23 +370,70 @@ def add(*args, k=0):
     return sum(args) + k
 
 
-def test_delayed_gives_joblibs_triple_with_a_dict_of_its_own():
+def test_delayed_gives_what_joblib_code_does_with_its_triple():
     joblib = pytest.importorskip("joblib")
-    f, args, kwargs = delayed(add)(1, 2, k=3)
+    call = delayed(add)(1, 2, k=3)
+    f, args, kwargs = call  # unpacked, as joblib's BatchedCalls does
     assert (f, args, kwargs) == (add, (1, 2), {"k": 3})
-    assert type(delayed(add)(1)) is tuple and type(kwargs) is dict
+    assert type(args) is tuple and type(kwargs) is dict
+    assert call == (add, (1, 2), {"k": 3}) and (add, (1, 2), {"k": 3}) == call
+    assert call != (add, (1,), {}) and call == delayed(add)(1, 2, k=3)
+    assert len(call) == 3 and list(call) == [add, (1, 2), {"k": 3}]
+    assert call[0] is add and call[-1] == {"k": 3} and call[:2] == (add,
+                                                                  (1, 2))
+    assert tuple(call) == (add, (1, 2), {"k": 3})
+    assert repr(call) == repr((add, (1, 2), {"k": 3}))
+    with pytest.raises(IndexError):
+        call[3]
+    with pytest.raises(TypeError):
+        hash(call)  # as the tuple: its dict is not hashable
+    # the same tuple and dict each time they are asked for, as a tuple's
+    assert call[1] is call[1] and call[2] is call[2]
     one, two = delayed(add)(1), delayed(add)(2)
     assert one == (add, (1,), {}) and one[2] is not two[2]
-    one[2]["k"] = 10  # joblib code may change it: the next call's is fresh
-    assert delayed(add)(1)[2] == {}
-    assert pickle.loads(pickle.dumps(delayed(add)(4, k=1))) == (
-        add, (4,), {"k": 1})
+    one[2]["k"] = 10  # a change stays, and is what runs
+    assert one == (add, (1,), {"k": 10}) and delayed(add)(1)[2] == {}
+    assert Parallel(n_jobs=2)([one, two, one]) == [11, 2, 11]
+    assert Parallel(n_jobs=2)(iter([delayed(add)(1), one])) == [1, 11]
+    back = pickle.loads(pickle.dumps(delayed(add)(4, k=1)))
+    assert back == (add, (4,), {"k": 1}) and type(back) is tuple
     assert delayed(add).__name__ == "add"  # joblib reads the function's
     # taskfarm's delayed in joblib's own Parallel, and joblib's in ours
     assert joblib.Parallel(n_jobs=2)(delayed(add)(i, k=1) for i in range(5)
                                      ) == [1, 2, 3, 4, 5]
+    assert joblib.Parallel(n_jobs=1)(delayed(add)(i) for i in range(3)
+                                     ) == [0, 1, 2]
     assert Parallel(n_jobs=2)(joblib.delayed(add)(i, k=1) for i in range(5)
                               ) == [1, 2, 3, 4, 5]
+
+
+def test_a_delayed_call_in_a_reference_cycle_is_collected():
+    import gc
+    import weakref
+
+    class Box:
+        pass
+    box = Box()
+    box.call = delayed(add)(box, k=box)
+    gone = weakref.ref(box)
+    del box
+    gc.collect()
+    assert gone() is None
+
+
+def test_a_kept_delayed_call_costs_less_than_a_tuple_and_a_dict():
+    # a list of the caller's calls, as Parallel([...]) is given: joblib's
+    # triple is three objects (about 220 bytes), a delayed call one
+    import tracemalloc
+    n = 100000
+    tracemalloc.start()
+    try:
+        calls = [delayed(abs)(i % 200) for i in range(n)]
+        size = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert size / n < 120, "%.0f bytes per call" % (size / n)
+    assert Parallel(n_jobs=2)(calls) == [i % 200 for i in range(n)]
 
 
 def test_parallel_takes_any_mix_of_delayed_calls_in_order():
