@@ -24,7 +24,9 @@ def cpu_count(only_physical_cores=False):
 
 
 # delayed(f)(*args, **kwargs) -> (f, args, kwargs), as joblib's; in C, since
-# Parallel's callers make one such call per task.
+# Parallel's callers make one such call per task, and one object (a Call:
+# the triple for unpacking, indexing, ==, pickling; not a tuple) that makes
+# the argument tuple and the dict only when they are asked for.
 delayed = _taskfarm.delayed
 
 
