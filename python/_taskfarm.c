@@ -504,8 +504,9 @@ static PyTypeObject FarmType = {
     .tp_basicsize = sizeof(FarmObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Farm(worker, n_jobs=0, timeout=0.0, retries=0, grace=0.0, "
-              "init=None, progress_interval=0.0, pinned=True): forked worker processes that call worker(bytes) "
-              "-> bytes",
+              "init=None, progress_interval=0.0, pinned=True): forked worker "
+              "processes that call worker(bytes) -> bytes; pinned=False gives "
+              "them the caller's CPUs back",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Farm_init,
     .tp_dealloc = (destructor)Farm_dealloc,
