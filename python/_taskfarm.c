@@ -667,10 +667,22 @@ static int Call_clear(PyObject *self)
     return 0;
 }
 
+/* Calls of one argument, delayed(f)(x), the usual kind, are kept for
+ * reuse when freed, as CPython keeps tuples: a generator of them then
+ * allocates and frees nothing, since each is freed (by take_delayed)
+ * before the next is made. */
+#define CALL_FREE_MAX 64
+static CallObject *call_free[CALL_FREE_MAX];
+static int n_call_free;
+
 static void Call_dealloc(PyObject *self)
 {
     PyObject_GC_UnTrack(self);
     Call_clear(self);
+    if (Py_SIZE(self) == 1 && n_call_free < CALL_FREE_MAX) {
+        call_free[n_call_free++] = (CallObject *)self; /* untracked, cleared */
+        return;
+    }
     Py_TYPE(self)->tp_free(self);
 }
 
@@ -719,9 +731,15 @@ static PyObject *Delayed_vectorcall(PyObject *callable, PyObject *const *argv,
     DelayedObject *self = (DelayedObject *)callable;
     Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
     Py_ssize_t n = PyVectorcall_NARGS(nargsf) + nkw;
-    CallObject *c = PyObject_GC_NewVar(CallObject, &CallType, n);
-    if (c == NULL)
-        return NULL;
+    CallObject *c;
+    if (n == 1 && n_call_free > 0) {
+        c = call_free[--n_call_free];
+        (void)PyObject_InitVar((PyVarObject *)c, &CallType, 1);
+    } else {
+        c = PyObject_GC_NewVar(CallObject, &CallType, n);
+        if (c == NULL)
+            return NULL;
+    }
     c->function = Py_NewRef(self->function);
     c->kwnames = nkw > 0 ? Py_NewRef(kwnames) : NULL;
     c->args = c->kwargs = NULL;
