@@ -59,7 +59,10 @@ def map(func, iterable, n_jobs=-1, *, ordered=True, timeout=None, retries=0,
     task that raised or whose worker died.
     journal: a file; a rerun of the same call (same function, same inputs,
     or the same key=) skips the tasks already finished and reads their
-    results from it. A task that raised is finished (its exception is
+    results from it. "Same function": its name, code, defaults and the
+    values its closure holds (two lambdas are two functions; a journal of
+    another one is refused with JournalError); not the globals it reads:
+    give key= when they decide the results. A task that raised is finished (its exception is
     journaled and raised again); one whose worker died or timed out is
     not, and runs again. Chunks are sized by the input count alone there,
     so a rerun with other n_jobs still matches.

@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 import warnings
 
 from . import _taskfarm as _c
@@ -551,20 +552,63 @@ class _Run:
             self.failed = (positions[sub.failed[0]], sub.failed[1])
 
 
+def _code_digest(code, h):
+    """What a function's code computes, into hash h: its bytecode, the
+    names and constants it uses, nested code (lambdas, comprehensions)
+    likewise; not its file or line numbers, so that an edit elsewhere in
+    the script keeps a journal usable."""
+    h.update(code.co_code)
+    h.update(repr(code.co_names).encode())
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            _code_digest(c, h)
+        else:
+            h.update(_value_key(c))
+
+
+def _value_key(v):
+    """v as bytes that are the same in every interpreter: a set's order
+    follows its items' hashes, which for strings change from one process
+    to the next (PYTHONHASHSEED), so its items are sorted first."""
+    if isinstance(v, (set, frozenset)):
+        return b"set" + b"\0".join(sorted(_value_key(x) for x in v))
+    try:
+        return pickle.dumps(v, PROTOCOL)
+    except Exception:
+        return repr(v).encode()
+
+
 def _function_key(fn):
-    """What names the function in a journal's key: its pickle, which for
-    a module-level function is its qualified name, and for a partial or a
-    bound method holds their arguments or object too (two partials of one
-    function are different calls); the qualified name where it does not
-    pickle (a lambda, a local function)."""
+    """What names the function in a journal's key: its pickle (for a
+    module-level function its qualified name; a partial or a bound
+    method holds its arguments or object too), or its qualified name
+    where it does not pickle (a lambda, a local function); and for a
+    Python function, what its code computes, its defaults and the values
+    its closure holds. Two lambdas of one script are two keys, and so is
+    a function whose code changed: a journal of another computation is
+    refused, never replayed. (The globals a function reads are not in
+    the key: give key= when they decide the results.)"""
     if fn is None:
         return b"delayed"
     fn = _resolve(fn)
     try:
-        return pickle.dumps(fn, PROTOCOL)
+        name = pickle.dumps(fn, PROTOCOL)
     except Exception:
-        return (getattr(fn, "__module__", "?") + "." + getattr(
+        name = (getattr(fn, "__module__", "?") + "." + getattr(
             fn, "__qualname__", type(fn).__qualname__)).encode()
+    inner = fn.func if isinstance(fn, functools.partial) else fn
+    inner = getattr(inner, "__func__", inner)  # a bound method's function
+    if not isinstance(inner, types.FunctionType):
+        return name
+    h = hashlib.sha256(name)
+    _code_digest(inner.__code__, h)
+    h.update(_value_key((inner.__defaults__, inner.__kwdefaults__)))
+    for cell in inner.__closure__ or ():
+        try:
+            h.update(_value_key(cell.cell_contents))
+        except ValueError:  # an empty cell
+            h.update(b"\0")
+    return h.digest()
 
 
 def _journal_key(fn, mode, items, k, key):
@@ -572,7 +616,7 @@ def _journal_key(fn, mode, items, k, key):
     and a hash of the inputs' pickles (and the chunk size, which decides
     what one journaled task holds)."""
     h = hashlib.sha256()
-    h.update(b"taskfarm-py 1\0")
+    h.update(b"taskfarm-py 2\0")
     h.update(str(k).encode() + b"\0")
     if key is not None:
         h.update(key if isinstance(key, bytes) else str(key).encode())

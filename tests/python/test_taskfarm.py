@@ -832,3 +832,55 @@ def test_a_pool_copied_into_a_worker_leaves_the_original_alone():
         after = set(OTHER_POOL.map(getpid, range(20), chunksize=1))
     OTHER_POOL = None
     assert after == before
+
+
+def test_journal_of_another_lambda_or_closure_is_refused(tmp_path):
+    # Lambdas do not pickle: their qualified name alone made one key for
+    # every lambda of a script, and the second call's results were the
+    # first's, replayed from the journal.
+    j = str(tmp_path / "lambda.journal")
+    assert taskfarm.map(lambda x: x + 1, range(5), 2, journal=j) == [
+        1, 2, 3, 4, 5]
+    with pytest.raises(taskfarm.JournalError):
+        taskfarm.map(lambda x: x * 10, range(5), 2, journal=j)
+    with pytest.raises(taskfarm.JournalError):
+        Parallel(2, journal=j)(delayed(lambda x: x - 1)(i) for i in range(5))
+
+    def adder(k):
+        return lambda x: x + k
+    j2 = str(tmp_path / "closure.journal")
+    assert taskfarm.map(adder(1), range(3), 2, journal=j2) == [1, 2, 3]
+    with pytest.raises(taskfarm.JournalError):
+        taskfarm.map(adder(100), range(3), 2, journal=j2)
+    assert taskfarm.map(adder(1), range(3), 2, journal=j2) == [1, 2, 3]
+
+
+LAMBDA_CHILD = """
+import sys, taskfarm
+marks = sys.argv[2]
+def mark(x):
+    with open(marks, "a") as f:
+        f.write("%d\\n" % x)
+    return x
+def make():
+    k = {"a", "b", "c", "d"}  # in the closure: a set of strings
+    return lambda x: mark(x) * 2 if "a" in {"a", "b", "c"} and "b" in k else 0
+print(sum(taskfarm.map(make(), range(20), 2, journal=sys.argv[1])))
+"""
+
+
+def test_journal_key_of_a_lambda_is_the_same_in_every_interpreter(tmp_path):
+    # The key must not depend on the process: a set's order (a frozenset
+    # constant in the code, one in the closure) follows string hashes,
+    # which PYTHONHASHSEED changes.
+    journal, marks = tmp_path / "l.journal", tmp_path / "marks"
+    outs = []
+    for seed in ("1", "2", "3"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        r = subprocess.run([sys.executable, "-c", LAMBDA_CHILD, str(journal),
+                            str(marks)], capture_output=True, text=True,
+                           timeout=60, env=env)
+        assert r.returncode == 0, r.stderr
+        outs.append(r.stdout)
+    assert outs == ["380\n"] * 3
+    assert len(marks.read_text().split()) == 20  # computed once, replayed
