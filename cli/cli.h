@@ -133,6 +133,9 @@ typedef struct cli_spawn_cfg {
     volatile sig_atomic_t *no_new; /* non-zero: no new command */
 } cli_spawn_cfg;
 
+/* At the start of main, before any library opens a descriptor: 0-2
+ * open, SIGCHLD not ignored, the inherited descriptors noted. */
+void cli_spawn_prepare(void);
 /* Runs argv for task ctx and fills r. Returns 0, or -1 with errno when
  * taskfarm itself failed (pipes, fork). */
 int cli_spawn(const cli_spawn_cfg *cfg, char **argv, const cli_task_ctx *t,

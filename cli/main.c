@@ -276,15 +276,16 @@ static void configure_spawn(app *a, const tf_cpus *cpus, int slots)
  * (more slots x K than CPUs in the mask: the pinning wraps around). */
 static void say_slots(const app *a, const tf_cpus *cpus, int slots)
 {
-    int k = a->o.cpus_per_task;
-    char pin[128] = "";
-    if (k > 0 && (long)slots * k <= a->spawn.n_cpu_list)
+    int k = a->o.cpus_per_task, n = a->spawn.n_cpu_list;
+    int each = k < n ? k : n;   /* the pinning wraps around the mask */
+    char pin[160] = "";
+    if (k > 0 && (long)slots * k <= n)
         snprintf(pin, sizeof(pin), ", each pinned to its own %d CPU%s", k,
                  k > 1 ? "s" : "");
     else if (k > 0)
         snprintf(pin, sizeof(pin), ", each pinned to %d CPU%s, shared "
-                 "(%d slots x %d > %d CPUs)", k, k > 1 ? "s" : "", slots, k,
-                 a->spawn.n_cpu_list);
+                 "(%d slots x %d > %d CPUs)", each, each > 1 ? "s" : "",
+                 slots, k, n);
     fprintf(stderr, "taskfarm: %zu tasks on %d slots (%d CPUs, from %s)%s%s\n",
             a->in.n, a->world > 1 ? a->world : slots, cpus->count,
             tf_cpus_source_name(cpus->source),
@@ -294,6 +295,7 @@ static void say_slots(const app *a, const tf_cpus *cpus, int slots)
 int main(int argc, char **argv)
 {
     static app a;
+    cli_spawn_prepare();
     a.world = cli_mpi_init(&argc, &argv, &a.rank);
     tf_cpus cpus;
     int slots = 1;

@@ -5,8 +5,9 @@
  *   - Called in a worker thread of the farm, which lives as long as the
  *     farm: PR_SET_PDEATHSIG fires when the thread that created the child
  *     exits, so starting it here (not in a short-lived helper thread) ties
- *     each command to taskfarm's life: a SIGKILLed taskfarm leaves no
- *     command running.
+ *     each command to taskfarm's life: a SIGKILLed taskfarm leaves none of
+ *     the commands it started running (their own children are not covered:
+ *     the man page says so; a time-out or a stop kills the whole group).
  *   - The child is a vfork-style clone (CLONE_VM | CLONE_VFORK, on a stack
  *     of its own), as glibc's posix_spawn makes it: no copy of taskfarm's
  *     page tables, no copy-on-write faults in the parent after it, and the
@@ -22,12 +23,18 @@
  *     signal stays ignored across exec) and an empty signal mask (worker
  *     threads block every signal, and a command must not inherit that),
  *     stdin /dev/null, stdout and stderr to pipes, the slot's CPUs with
- *     --cpus-per-task. Everything it needs (path, argv, envp, the list of
- *     signals) is built before the clone.
+ *     --cpus-per-task, and no descriptor above 2 but those taskfarm itself
+ *     inherited (libraries such as Open MPI open sockets without
+ *     close-on-exec). Everything it needs (path, argv, envp, the list of
+ *     signals) is built before the clone; cli_spawn_prepare(), first in
+ *     main, makes sure of 0-2 and SIGCHLD and notes the inherited
+ *     descriptors.
  *   - One poll loop over both pipes and a pidfd: output is read as it
  *     comes, the command's exit is seen at once, and the loop wakes at
- *     least every 100 ms to look at the stop flag. Output held past
- *     `spill` bytes moves to an unlinked temporary file.
+ *     least every 100 ms to look at the stop flag. A pipe that carries
+ *     output grows (within a share of the user's pipe limit) and is read
+ *     in bursts (after_output). Output held past `spill` bytes moves to
+ *     an unlinked temporary file.
  *   - Time-out: SIGTERM to the group, SIGKILL to the group after a short
  *     grace (1 s) or as soon as the leader is gone, before the leader is
  *     reaped, so that the group id cannot have been reused. A stop
@@ -39,13 +46,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -54,6 +64,9 @@
 extern char **environ;
 
 #define KILL_GRACE 1.0
+#define READ_CHUNK 65536      /* a new pipe's capacity: one read empties it */
+#define PIPE_BIG (256 * 1024)   /* a pipe that has carried output */
+#define HOLD 0.001              /* see after_output */
 
 static double now_mono(void)
 {
@@ -84,7 +97,9 @@ static char *search_path(const char *name)
         if (full == NULL)
             return NULL;
         snprintf(full, dl + nl + 3, "%.*s/%s", (int)dl, dl ? p : ".", name);
-        if (access(full, X_OK) == 0)
+        struct stat st;     /* a directory is not a program: go on */
+        if (access(full, X_OK) == 0 && stat(full, &st) == 0 &&
+            S_ISREG(st.st_mode))
             return full;
         free(full);
         if (e == NULL)
@@ -163,6 +178,80 @@ static char **build_env(const cli_spawn_cfg *cfg, const cli_task_ctx *t,
     return env;
 }
 
+/* ---- before anything else ------------------------------------------------ */
+
+/* The descriptors above 2 that taskfarm inherited (a caller's 9>lock):
+ * commands inherit them too, as from xargs. Any other one a library
+ * opened without close-on-exec (Open MPI's sockets) is closed in the
+ * child. Kept as the ranges to close: [from, to] pairs. */
+#define MAX_CLOSE_RANGES 16
+static struct {
+    unsigned from[MAX_CLOSE_RANGES], to[MAX_CLOSE_RANGES];
+    int n;
+} to_close;
+
+static void note_inherited(void)
+{
+    unsigned next = 3;
+    to_close.n = 0;
+    for (unsigned fd = 3; fd < 1024 && to_close.n < MAX_CLOSE_RANGES - 1; fd++)
+        if (fcntl((int)fd, F_GETFD) >= 0) {
+            if (fd > next) {
+                to_close.from[to_close.n] = next;
+                to_close.to[to_close.n++] = fd - 1;
+            }
+            next = fd + 1;
+        }
+    to_close.from[to_close.n] = next;
+    to_close.to[to_close.n++] = ~0u;
+}
+
+void cli_spawn_prepare(void)
+{
+    /* 0, 1 and 2 open: else the first descriptor taskfarm opens takes
+     * one of those numbers, and a command would get it as its stdin. */
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int k = open("/dev/null", O_RDWR);
+            if (k >= 0 && k != fd) {
+                dup2(k, fd);
+                close(k);
+            }
+        }
+    /* Exit statuses need SIGCHLD at SIG_DFL: ignored (a parent may leave
+     * it so), the kernel reaps the commands itself and waitpid() fails. */
+    struct sigaction sa;
+    if (sigaction(SIGCHLD, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_DFL;
+        sigaction(SIGCHLD, &sa, NULL);
+    }
+    note_inherited();
+}
+
+/* Enlarged pipes count against the user's pipe-user-pages-soft (16,384
+ * pages by default), past which the kernel makes every new pipe of the
+ * user 8 KiB, theirs included: taskfarm grows at most a quarter of that
+ * at a time. (root is not limited.) */
+static atomic_int pipes_grown;
+static int pipes_budget = -1;   /* set once, in child_env_init */
+
+static int pipe_budget(void)
+{
+    if (geteuid() == 0)
+        return INT_MAX;
+    long soft = 16384;
+    FILE *f = fopen("/proc/sys/fs/pipe-user-pages-soft", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &soft) != 1)
+            soft = 16384;
+        fclose(f);
+    }
+    if (soft == 0)              /* 0: no limit */
+        return INT_MAX;
+    return (int)(soft / 4 / (PIPE_BIG / 4096));
+}
+
 /* ---- the child, between clone and exec ---------------------------------- */
 
 /* The kernel's struct sigaction, for the two signals glibc keeps for
@@ -208,6 +297,7 @@ static void child_env_init(void)
             child_env.sig[child_env.n_sig++] = s;
     child_env.dev_null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     child_env.pid = getpid();
+    pipes_budget = pipe_budget();
 }
 
 static void default_disposition(int s)
@@ -235,6 +325,24 @@ typedef struct child_args {
     volatile int exec_errno;
 } child_args;
 
+/* fd onto `to`; the same number: only its close-on-exec flag cleared. */
+static int dup_onto(int fd, int to)
+{
+    return fd == to ? fcntl(to, F_SETFD, 0) : dup2(fd, to);
+}
+
+static void close_others(void)
+{
+#ifdef SYS_close_range          /* Linux 5.9; before it, they stay open */
+    for (int k = 0; k < to_close.n; k++)
+        syscall(SYS_close_range, to_close.from[k], to_close.to[k], 0);
+#endif
+}
+
+/* Runs on a stack of its own, that AddressSanitizer does not know. */
+#if defined(__SANITIZE_ADDRESS__)
+__attribute__((no_sanitize("address")))
+#endif
 static int child(void *arg)
 {
     child_args *c = arg;
@@ -244,11 +352,12 @@ static int child(void *arg)
         _exit(127);
     for (int k = 0; k < child_env.n_sig; k++)
         default_disposition(child_env.sig[k]);
-    if (dup2(child_env.dev_null, 0) < 0 || dup2(c->out_w, 1) < 0 ||
-        dup2(c->err_w, 2) < 0) {
+    if (dup_onto(child_env.dev_null, 0) < 0 || dup_onto(c->out_w, 1) < 0 ||
+        dup_onto(c->err_w, 2) < 0) {
         c->exec_errno = errno;
         _exit(127);
     }
+    close_others();
     const cli_spawn_cfg *cfg = c->cfg;
     if (cfg->pin > 0 && cfg->n_cpu_list > 0) {
         cpu_set_t set;
@@ -328,9 +437,6 @@ static int stream_add(cli_stream *s, const char *d, size_t n, size_t spill)
     return 0;
 }
 
-#define READ_CHUNK 65536      /* a new pipe's capacity: one read empties it */
-#define PIPE_BIG (256 * 1024)   /* a pipe that has carried output */
-#define HOLD 0.001              /* see poll_round */
 
 enum { READ_DATA, READ_EOF, READ_NONE, READ_ERROR };
 
@@ -384,28 +490,53 @@ static void drain(int fd, cli_stream *s, size_t spill)
 typedef struct proc {
     pid_t pid;
     int fd[2];              /* stdout, stderr read ends; -1 when closed */
-    int big[2];             /* enlarged, non-blocking: it carries output */
+    int big[2];             /* non-blocking: it carries output */
+    int grown[2];           /* and enlarged to PIPE_BIG (pipes_grown) */
     int pidfd;
     int exited;
-    double hold_until;      /* big pipes left alone until then */
+    double last_read;       /* when output was last taken (or the start) */
+    double hold_until;      /* grown pipes left alone until then */
     double term_at;         /* when to send SIGTERM (stop grace, timeout) */
     double kill_at;         /* when to send SIGKILL; 0 = not yet */
     int timed_out;
 } proc;
 
-/* After output came on pipe k: a pipe that carries output becomes big and
- * non-blocking, and unless the read took a big part of it, the next round
- * leaves it alone for HOLD (a command writing 4 KiB at a time would
- * otherwise wake this thread for each write). */
+static void grow_pipe(proc *p, int k)
+{
+    if (atomic_fetch_add(&pipes_grown, 1) < pipes_budget &&
+        fcntl(p->fd[k], F_SETPIPE_SZ, PIPE_BIG) >= PIPE_BIG)
+        p->grown[k] = 1;
+    else
+        atomic_fetch_sub(&pipes_grown, 1);
+}
+
+static void close_pipe(proc *p, int k)
+{
+    close(p->fd[k]);
+    p->fd[k] = -1;
+    if (p->grown[k])
+        atomic_fetch_sub(&pipes_grown, 1);
+    p->grown[k] = 0;
+}
+
+/* After output came on pipe k: a pipe that carries output turns
+ * non-blocking and grows, and the next round leaves a grown one alone
+ * for as long as it takes, at the rate seen, to fill half of it (at most
+ * HOLD): a command writing 4 KiB at a time would otherwise wake this
+ * thread for each write, while one writing fast is read as fast. */
 static void after_output(proc *p, int k, size_t got, double t)
 {
     if (!p->big[k]) {
-        fcntl(p->fd[k], F_SETPIPE_SZ, PIPE_BIG);    /* as big as allowed */
         fcntl(p->fd[k], F_SETFL, O_NONBLOCK);
         p->big[k] = 1;
+        grow_pipe(p, k);
     }
-    if (got < PIPE_BIG / 2 && p->pidfd >= 0 && !p->exited)
-        p->hold_until = t + HOLD;
+    double dt = t - p->last_read, hold = HOLD;
+    p->last_read = t;
+    if (dt > 0 && (double)got / dt * hold > PIPE_BIG / 2)
+        hold = PIPE_BIG / 2 / ((double)got / dt);
+    if (p->grown[k] && p->pidfd >= 0 && !p->exited && hold > 20e-6)
+        p->hold_until = t + hold;
 }
 
 /* One round of the loop: polls the pidfd and the pipes not held, reads
@@ -449,8 +580,7 @@ static int poll_round(proc *p, cli_result *r, size_t spill, double wait)
         if (rc == READ_ERROR)
             return -1;
         if (rc == READ_EOF) {
-            close(p->fd[k]);
-            p->fd[k] = -1;
+            close_pipe(p, k);
         } else if (got > 0) {
             after_output(p, k, got, t);
         }
@@ -507,8 +637,7 @@ static int supervise(proc *p, const cli_spawn_cfg *cfg, cli_result *r,
             for (int k = 0; k < 2; k++)
                 if (p->fd[k] >= 0) {
                     drain(p->fd[k], k ? &r->err : &r->out, cfg->spill);
-                    close(p->fd[k]);
-                    p->fd[k] = -1;
+                    close_pipe(p, k);
                 }
             return 0;
         }
@@ -649,6 +778,7 @@ int cli_spawn(const cli_spawn_cfg *cfg, char **argv, const cli_task_ctx *t,
                     .env = build_env(cfg, t, task)};
     proc p = {.pidfd = -1, .fd = {-1, -1}, .big = {0, 0}};
     double t0 = now_mono();
+    p.last_read = t0;
     int rc = c.env != NULL && c.sh_argv != NULL ? start(&c, &p) : -1;
     free(c.env);
     free(c.sh_argv);
@@ -656,15 +786,17 @@ int cli_spawn(const cli_spawn_cfg *cfg, char **argv, const cli_task_ctx *t,
     if (rc != 0)
         return -1;
     rc = supervise(&p, cfg, r, t0);
-    int status = 0;
-    while (waitpid(p.pid, &status, 0) < 0 && errno == EINTR)
+    int status = 0, w;
+    while ((w = waitpid(p.pid, &status, 0)) < 0 && errno == EINTR)
         ;
+    if (w < 0)
+        rc = -1;                /* no status: never report success */
     r->runtime = now_mono() - t0;
     if (p.pidfd >= 0)
         close(p.pidfd);
     for (int k = 0; k < 2; k++)
         if (p.fd[k] >= 0)
-            close(p.fd[k]);
+            close_pipe(&p, k);
     finish(&p, r, status, c.exec_errno, argv[0]);
     return rc;
 }

@@ -203,6 +203,19 @@ verdict "a file that cannot be executed: the exec's errno, Exitval 126"
 eq "commands after one that could not start run" "ok" \
    "$("$T" -j1 sh -c 'if [ "$1" = 1 ]; then exec ./noexec.sh; fi; echo ok' sh ::: 1 2 2>/dev/null)"
 
+rc=0; timeout -k 5 20 /usr/bin/python3 -c 'import signal, os, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # a parent that ignores it
+os.execv(sys.argv[1], sys.argv[1:])' "$T" --joblog chld.log sh -c 'exit 7' ::: 1 2 2>/dev/null || rc=$?
+[ "$rc" = 2 ] && [ "$(awk -F'\t' 'NR > 1 {print $7}' chld.log | paste -sd' ')" = "7 7" ]
+verdict "SIGCHLD ignored by taskfarm's parent: statuses still seen (rc=$rc)"
+eq "taskfarm's stdin closed: a command still gets /dev/null" "/dev/null" \
+   "$("$T" sh -c 'readlink /proc/self/fd/0' ::: 1 <&-)"
+mkdir -p shadow/echo
+eq "a directory earlier in PATH does not shadow the program" "hi 1" \
+   "$(PATH="$PWD/shadow:$PATH" "$T" echo hi ::: 1 2>&1)"
+echo x >seven.txt
+eq "a descriptor taskfarm inherited is the command's too, as with xargs" "x" \
+   "$("$T" sh -c 'cat <&7' ::: 1 7<"$tmp/seven.txt")"
 fds() { sh -c 'ls /proc/self/fd' | paste -sd' '; }
 eq "no descriptor of taskfarm's leaks into a task (joblog, journal, /dev/null)" \
    "$(fds)" "$("$T" -j2 --joblog fd.log --journal fd.tfj sh -c 'ls /proc/self/fd | paste -sd" "' ::: 1 2 | sort -u)"

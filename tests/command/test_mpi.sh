@@ -24,6 +24,9 @@ check "mpirun -n 3: every task's stderr, whole" \
     [ "$(sort m3.err)" = "$(sort j3.err)" ]
 eq_slots=$("${mpi[@]}" "$T" --range 0:30 sh -c 'sleep 0.05; echo $TASKFARM_SLOT' sh | sort -u | paste -sd,)
 check "mpirun -n 3: slots 1, 2, 3 (one per rank) all ran tasks" [ "$eq_slots" = 1,2,3 ]
+fds=$("${mpi[@]}" "$T" --range 0:6 sh -c 'sleep 0.05; ls /proc/self/fd | paste -sd" "' | sort -u)
+check "mpirun: no descriptor of Open MPI's leaks into a command (got: $fds)" \
+    [ "$fds" = "0 1 2 3" ]       # 3: ls's own, for /proc/self/fd
 "${mpi[@]}" "$T" --joblog jl.txt sh -c 'exit $1' sh ::: 0 3 0 5 >/dev/null 2>f.err; rc=$?
 check "mpirun: two failed tasks, exit 2" [ "$rc" = 2 ]
 check "mpirun: the joblog's Host is the node, exit values right" \
