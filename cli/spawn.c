@@ -539,9 +539,10 @@ static void after_output(proc *p, int k, size_t got, double t)
         p->hold_until = t + hold;
 }
 
-/* One round of the loop: polls the pidfd and the pipes not held, reads
- * what is there, notices the exit (the pidfd readable; without one,
- * waitid). */
+/* One round of the loop: polls the pidfd and the pipes not held (only
+ * a grown pipe is held: one that could not grow is polled, so its writer
+ * never waits on a full 64 KiB pipe), reads what is there, notices the
+ * exit (the pidfd readable; without one, waitid). */
 static int poll_round(proc *p, cli_result *r, size_t spill, double wait)
 {
     double t = now_mono();
@@ -552,7 +553,7 @@ static int poll_round(proc *p, cli_result *r, size_t spill, double wait)
     struct pollfd pf[3];
     int n = 0, which[3];
     for (int k = 0; k < 2; k++)
-        if (p->fd[k] >= 0 && !(hold && p->big[k])) {
+        if (p->fd[k] >= 0 && !(hold && p->grown[k])) {
             which[n] = k;
             pf[n++] = (struct pollfd){p->fd[k], POLLIN, 0};
         }
@@ -572,7 +573,7 @@ static int poll_round(proc *p, cli_result *r, size_t spill, double wait)
         p->exited = 1;
     cli_stream *st[2] = {&r->out, &r->err};
     for (int k = 0; k < 2; k++) {
-        if (p->fd[k] < 0 || !(ready[k] || (hold && p->big[k])))
+        if (p->fd[k] < 0 || !(ready[k] || (hold && p->grown[k])))
             continue;
         size_t got = 0;
         int rc = p->big[k] ? read_all(p->fd[k], st[k], spill, &got)
